@@ -1,0 +1,68 @@
+"""The `pipelines` command: parses, calls the domain, prints. Errors print as one line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from pipelines.core.errors import PipelinesError
+from pipelines.core.runner import user_error
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from pipelines.core.resources import DatabaseResource
+
+    database = DatabaseResource().get_database()
+    database.check()
+    database.upgrade()
+    print(f"database {database.url.render_as_string(hide_password=True)} is up to date")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from pipelines.demo import run_demo
+
+    run_demo(scale=args.scale, seed=args.seed)
+    return 0
+
+
+def _domain_commands() -> list:
+    return []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pipelines", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="the application database")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply every migration").set_defaults(func=_db_upgrade)
+
+    demo = commands.add_parser("demo", help="sample data, then every asset end to end")
+    demo.add_argument("--scale", type=float, default=1.0, help="size of the sample data (1 = small)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed of the sample data")
+    demo.set_defaults(func=_demo)
+
+    for module in _domain_commands():
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    try:
+        return args.func(args)
+    except Exception as exc:
+        error = user_error(exc)
+        if error is None:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""What every domain shares: settings, the database, the object store, bulk load, CSV."""

@@ -1,0 +1,348 @@
+"""The application database: one engine per URL, one way to open a transaction, one bulk insert.
+
+PostgreSQL is the production backend (psycopg 3; bulk writes use binary COPY); SQLite is the
+embedded default (chunked executemany). Domains write their tables against `metadata` and use
+`Database.begin()` / `Database.bulk_insert()`; none opens its own engine or writes its own COPY.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from itertools import islice
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from pipelines.core.errors import ConfigurationError
+from pipelines.core.settings import PIPELINES_DATABASE_URL, default_database_url
+
+log = logging.getLogger(__name__)
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class TZDateTime(sa.TypeDecorator):
+    """A timestamp with time zone on both backends: stored as UTC, always returned aware (UTC).
+
+    SQLite has no time zone type; naive values are refused so that no local time slips in.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given where a time zone is required")
+        value = value.astimezone(dt.timezone.utc)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+# JSON documents: JSONB on PostgreSQL, JSON text on SQLite.
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+# Surrogate keys: BIGINT on PostgreSQL; SQLite autoincrements only an INTEGER PRIMARY KEY.
+IdType = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def parse_database_url(url: str, setting: str = PIPELINES_DATABASE_URL.name) -> sa.URL:
+    """Validate a database URL and pick our drivers (psycopg 3 for PostgreSQL)."""
+    try:
+        parsed = sa.make_url(url)
+    except ArgumentError:
+        raise ConfigurationError(
+            setting, f"malformed database URL {_redact(url)!r}: expected e.g. postgresql://user@host:5432/db"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        if not parsed.database:
+            raise ConfigurationError(setting, f"database URL {_redact(url)!r} names no database")
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return parsed
+    raise ConfigurationError(
+        setting, f"unsupported database {backend!r} in {_redact(url)!r}: use postgresql:// or sqlite:///"
+    )
+
+
+def _redact(url: str) -> str:
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _engine_for(url: sa.URL) -> Engine:
+    key = url.render_as_string(hide_password=False)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _create_engine(url)
+            _engines[key] = engine
+        return engine
+
+
+def _create_engine(url: sa.URL) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy own transactions (pysqlite's implicit ones skip DDL), and turn on the
+            # foreign keys SQLite leaves off by default.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _sqlite_begin(connection: Connection) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+class Database:
+    """A handle on the application database. Cheap to create: engines are shared per URL."""
+
+    def __init__(self, url: str | None = None, *, home: str | None = None, setting: str | None = None):
+        raw = url or PIPELINES_DATABASE_URL.get() or default_database_url(home)
+        self.setting = setting or PIPELINES_DATABASE_URL.name
+        self.url = parse_database_url(raw, self.setting)
+        self.engine = _engine_for(self.url)
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        with self._connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        try:
+            conn = self.engine.connect()
+        except OperationalError as exc:
+            raise ConfigurationError(
+                self.setting,
+                f"cannot connect to {self.url.render_as_string(hide_password=True)}: {_first_line(exc)}",
+            ) from None
+        with conn:
+            yield conn
+
+    def dispose(self) -> None:
+        """Close this URL's pooled connections (tests that drop their schema call this)."""
+        with _engines_lock:
+            _engines.pop(self.url.render_as_string(hide_password=False), None)
+        self.engine.dispose()
+
+    def check(self) -> None:
+        """Connect once; raise `ConfigurationError` naming the setting when that fails."""
+        with self.begin() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration of every domain."""
+        from pipelines.migrations import upgrade
+
+        upgrade(self)
+
+    def bulk_insert(
+        self,
+        conn: Connection,
+        table: sa.Table,
+        rows: Iterable[Mapping[str, Any]] | Iterable[Sequence[Any]],
+        *,
+        columns: Sequence[str] | None = None,
+        chunk_size: int = 5000,
+    ) -> int:
+        """Insert many rows inside the caller's transaction; returns how many.
+
+        `rows` are mappings, or tuples in the order of `columns`. PostgreSQL: binary COPY.
+        Elsewhere: executemany in chunks. Either way, rows are consumed as a stream.
+        """
+        rows = iter(rows)
+        first = next(rows, None)
+        if first is None:
+            return 0
+        if columns is None:
+            if not isinstance(first, Mapping):
+                raise TypeError("bulk_insert: tuple rows need `columns`")
+            columns = list(first.keys())
+        stream = _chain_first(first, rows)
+        if self.is_postgres:
+            return _copy_rows(conn, table, columns, stream)
+        return _executemany_rows(conn, table, columns, stream, chunk_size)
+
+    def stream(
+        self, conn: Connection, statement: sa.Executable, batch_size: int = 5000
+    ) -> Iterator[Sequence[sa.Row]]:
+        """Read a large result in batches (a server-side cursor on PostgreSQL)."""
+        result = conn.execution_options(yield_per=batch_size).execute(statement)
+        yield from result.partitions()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _chain_first(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
+
+
+def _as_tuples(columns: Sequence[str], rows: Iterable[Any]) -> Iterator[Sequence[Any]]:
+    for row in rows:
+        yield tuple(row[c] for c in columns) if isinstance(row, Mapping) else row
+
+
+_PG_COPY_TYPES: list[tuple[type, str]] = [
+    (sa.BigInteger, "int8"),
+    (sa.SmallInteger, "int2"),
+    (sa.Integer, "int4"),
+    (sa.Boolean, "bool"),
+    (sa.Float, "float8"),
+    (sa.Numeric, "numeric"),
+    (sa.Uuid, "uuid"),
+    (sa.LargeBinary, "bytea"),
+    (sa.Date, "date"),
+    (sa.DateTime, "timestamp"),
+    (sa.Text, "text"),
+    (sa.String, "text"),
+]
+
+
+def _pg_copy_type(column: sa.Column) -> tuple[str, Any] | None:
+    """The psycopg type name for a binary COPY of this column, plus a value adapter."""
+    col_type = column.type
+    if isinstance(col_type, TZDateTime):
+        return "timestamptz", _utc
+    if isinstance(col_type, sa.JSON) or isinstance(
+        col_type.dialect_impl(postgresql.dialect()), (sa.JSON, postgresql.JSONB)
+    ):
+        from psycopg.types.json import Jsonb
+
+        return "jsonb", lambda v: None if v is None else Jsonb(v)
+    if isinstance(col_type, sa.DateTime) and col_type.timezone:
+        return "timestamptz", None
+    if isinstance(col_type, sa.Enum):
+        return "text", None
+    for sa_type, name in _PG_COPY_TYPES:
+        if isinstance(col_type, sa_type):
+            if isinstance(col_type, sa.String) and col_type.length:
+                return "varchar", None
+            return name, None
+    return None
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value.isoformat()} given where a time zone is required")
+    return value
+
+
+def _copy_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: Iterable[Any]) -> int:
+    types = [_pg_copy_type(table.c[name]) for name in columns]
+    binary = all(t is not None for t in types)
+    adapters = [t[1] if t else None for t in types]
+    needs_adapt = any(adapters)
+    quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
+    target = conn.dialect.identifier_preparer.format_table(table)
+    sql = f"COPY {target} ({quoted}) FROM STDIN" + (" (FORMAT BINARY)" if binary else "")
+    raw = conn.connection.driver_connection
+    count = 0
+    with raw.cursor() as cursor, cursor.copy(sql) as copy:
+        if binary:
+            copy.set_types([t[0] for t in types])
+        for row in _as_tuples(columns, rows):
+            if needs_adapt:
+                row = tuple(a(v) if a else v for a, v in zip(adapters, row))
+            elif not binary:
+                row = tuple(json.dumps(v) if isinstance(v, (dict, list)) else v for v in row)
+            copy.write_row(row)
+            count += 1
+    return count
+
+
+def _executemany_rows(
+    conn: Connection, table: sa.Table, columns: Sequence[str], rows: Iterable[Any], chunk_size: int
+) -> int:
+    insert = table.insert()
+    count = 0
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, chunk_size)):
+        conn.execute(
+            insert,
+            [dict(row) if isinstance(row, Mapping) else dict(zip(columns, row)) for row in chunk],
+        )
+        count += len(chunk)
+    return count
+
+
+class Progress:
+    """Logs `done / total` and the rate every `every` seconds of a long loop."""
+
+    def __init__(self, what: str, total: int | None = None, *, logger: Any = None, every: float = 5.0):
+        self.what, self.total, self.every = what, total, every
+        self.logger = logger or log
+        self.done = 0
+        self.started = self._last = time.monotonic()
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self._last >= self.every:
+            self._last = now
+            self.logger.info(self.message())
+
+    def message(self) -> str:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        of = f" / {self.total}" if self.total is not None else ""
+        return f"{self.what}: {self.done}{of} ({self.done / elapsed:,.0f}/s)"
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started

@@ -1,0 +1,9 @@
+"""The code location: one Definitions built from the domains. Loading it does no I/O."""
+
+import dagster as dg
+
+from pipelines.core.resources import default_resources
+
+defs = dg.Definitions.merge(
+    dg.Definitions(resources=default_resources()),
+)

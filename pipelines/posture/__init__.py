@@ -1,0 +1,1 @@
+"""Posture: the responsive responsibility aggregate, and the lite dynamic state export / import."""

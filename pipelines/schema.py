@@ -1,0 +1,6 @@
+"""Every domain's tables, so that `metadata` describes the whole application database."""
+
+from pipelines.core.database import metadata
+from pipelines.posture import tables as posture_tables
+
+__all__ = ["metadata", "posture_tables"]

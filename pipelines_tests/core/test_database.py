@@ -1,0 +1,120 @@
+import datetime as dt
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from pipelines.core.database import Database, JSONType, TZDateTime
+from pipelines.schema import metadata
+from pipelines.core.errors import ConfigurationError
+from pipelines.migrations import downgrade
+
+SAMPLE = sa.Table(
+    "sample_rows",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(50)),
+    sa.Column("payload", JSONType),
+    sa.Column("seen_at", TZDateTime),
+    sa.Column("blob", sa.LargeBinary),
+    sa.Column("token", sa.Uuid),
+    sa.Column("ok", sa.Boolean),
+)
+
+UTC = dt.timezone.utc
+
+
+@pytest.fixture
+def sample_table(database: Database) -> sa.Table:
+    SAMPLE.create(database.engine)
+    return SAMPLE
+
+
+def test_migrations_match_the_table_definitions_on_both_backends(database):
+    with database.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+    assert diff == []
+
+
+def test_migrations_downgrade_to_an_empty_schema(database):
+    downgrade(database)
+    with database.engine.connect() as conn:
+        assert set(sa.inspect(conn).get_table_names()) <= {"alembic_version"}
+
+
+def test_bulk_insert_writes_every_type_and_reads_it_back(database, sample_table):
+    token = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    when = dt.datetime(2024, 3, 1, 12, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    rows = [
+        {"id": 1, "name": "comma, \"quote\"", "payload": {"a": [1, 2]}, "seen_at": when, "blob": b"\x00\xff",
+         "token": token, "ok": True},
+        {"id": 2, "name": None, "payload": None, "seen_at": None, "blob": None, "token": None, "ok": None},
+        {"id": 3, "name": "", "payload": [], "seen_at": when, "blob": b"", "token": token, "ok": False},
+    ]
+    with database.begin() as conn:
+        assert database.bulk_insert(conn, sample_table, iter(rows)) == 3
+    with database.begin() as conn:
+        got = [dict(r._mapping) for r in conn.execute(sa.select(sample_table).order_by(sample_table.c.id))]
+    assert got[0] == {**rows[0], "seen_at": dt.datetime(2024, 3, 1, 10, 30, tzinfo=UTC)}
+    assert got[1] == rows[1]
+    assert got[2] == {**rows[2], "seen_at": dt.datetime(2024, 3, 1, 10, 30, tzinfo=UTC)}
+
+
+def test_bulk_insert_takes_tuples_with_columns_in_chunks(database, sample_table):
+    rows = ((i, f"n{i}") for i in range(1, 2501))
+    with database.begin() as conn:
+        assert database.bulk_insert(conn, sample_table, rows, columns=["id", "name"], chunk_size=1000) == 2500
+        assert conn.scalar(sa.select(sa.func.count()).select_from(sample_table)) == 2500
+
+
+def test_bulk_insert_of_nothing_is_zero(database, sample_table):
+    with database.begin() as conn:
+        assert database.bulk_insert(conn, sample_table, []) == 0
+
+
+def test_a_failing_transaction_writes_nothing(database, sample_table):
+    with pytest.raises(RuntimeError, match="boom"):
+        with database.begin() as conn:
+            database.bulk_insert(conn, sample_table, [{"id": 1, "name": "a"}])
+            raise RuntimeError("boom")
+    with database.begin() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(sample_table)) == 0
+
+
+def test_naive_datetimes_are_refused(database, sample_table):
+    with pytest.raises(Exception, match="naive datetime"):
+        with database.begin() as conn:
+            database.bulk_insert(conn, sample_table, [{"id": 1, "seen_at": dt.datetime(2024, 1, 1)}])
+
+
+def test_stream_reads_in_batches(database, sample_table):
+    with database.begin() as conn:
+        database.bulk_insert(conn, sample_table, ({"id": i} for i in range(1, 1001)))
+    with database.begin() as conn:
+        batches = list(database.stream(conn, sa.select(sample_table.c.id).order_by(sample_table.c.id), 300))
+    assert [len(b) for b in batches] == [300, 300, 300, 100]
+    assert batches[-1][-1].id == 1000
+
+
+def test_malformed_url_names_the_setting():
+    with pytest.raises(ConfigurationError, match=r"^PIPELINES_DATABASE_URL: malformed database URL 'not a url'"):
+        Database("not a url")
+
+
+def test_unsupported_backend_names_the_setting():
+    with pytest.raises(ConfigurationError, match=r"PIPELINES_DATABASE_URL: unsupported database 'mysql'"):
+        Database("mysql://root@localhost/db")
+
+
+def test_unreachable_postgres_names_the_setting():
+    database = Database("postgresql://nobody@127.0.0.1:1/app")
+    with pytest.raises(ConfigurationError, match=r"^PIPELINES_DATABASE_URL: cannot connect to postgresql"):
+        database.check()
+
+
+def test_default_database_is_a_sqlite_file_under_pipelines_home(clean_environment):
+    database = Database()
+    assert database.dialect == "sqlite"
+    assert database.url.database == str(clean_environment.resolve() / "pipelines.db")
