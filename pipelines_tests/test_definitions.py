@@ -37,3 +37,42 @@ def test_importing_definitions_opens_no_connection_and_is_fast(tmp_path):
     assert (connects, engines) == ("0", "0")
     assert float(seconds) < 2.0
     assert not (tmp_path / "home").exists()
+
+
+def test_workspace_yaml_loads_the_code_location_with_every_asset_schedule_and_sensor():
+    import dagster as dg
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import WorkspaceFileTarget
+
+    from pipelines_tests.support.dagster_instance import REPO
+
+    with dg.instance_for_test() as instance, WorkspaceProcessContext(
+        instance, WorkspaceFileTarget(paths=[str(REPO / "workspace.yaml")])
+    ) as workspace:
+        location = workspace.create_request_context().get_code_location("pipelines")
+        repository = location.get_repository("__repository__")
+        assets = {node.asset_key.to_user_string(): node.group_name for node in repository.get_asset_node_snaps()}
+        schedules = {schedule.name for schedule in repository.get_schedules()}
+        sensors = {sensor.name for sensor in repository.get_sensors()}
+
+    assert assets == {
+        "responsive_responsibility_aggregate": "posture",
+        "lite_dynamic_state_export": "posture",
+        "lite_dynamic_state_import": "posture",
+        "study_exports_daily": "study_exports",
+        "study_exports_hourly": "study_exports",
+        "study_exports_on_request": "study_exports",
+        "vex_raw_documents": "vex",
+        "vex_statements": "vex",
+        "tenant_archives": "tenant_archives",
+        "tenant_restore": "tenant_archives",
+        "import_batches": "import_batches",
+    }
+    assert schedules == {"posture_daily", "study_exports_daily_schedule", "study_exports_hourly_schedule"}
+    assert sensors == {
+        "study_exports_redrive_sensor",
+        "vex_inbox_sensor",
+        "vex_raw_documents_sensor",
+        "backup_jobs_sensor",
+        "import_batches_inbox_sensor",
+    }
