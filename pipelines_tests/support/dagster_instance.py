@@ -91,6 +91,8 @@ def running(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> I
 
 
 def stop_group(process: subprocess.Popen, grace: float = 15.0) -> None:
+    """SIGTERM the process group, SIGKILL what is left after `grace`, and wait until none of it remains
+    (children such as the code server are reparented when their parent exits, then reaped)."""
     try:
         os.killpg(process.pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -99,17 +101,21 @@ def stop_group(process: subprocess.Popen, grace: float = 15.0) -> None:
         process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         pass
-    try:
+    deadline = time.monotonic() + grace
+    while group_alive(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if group_alive(process.pid):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait(timeout=grace)
+    deadline = time.monotonic() + grace
+    while group_alive(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         return False
     return True
 
