@@ -115,7 +115,7 @@ def stop_group(process: subprocess.Popen, grace: float = 15.0) -> None:
 def group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
+    except ProcessLookupError:
         return False
     return True
 
