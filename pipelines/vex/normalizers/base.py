@@ -24,6 +24,9 @@ JUSTIFICATIONS = (
     "inline_mitigations_already_exist",
 )
 FORMATS = ("csaf", "cyclonedx", "openvex")
+# Column widths of `vex_statements`: a longer id or key is a skipped statement, not a failed batch.
+MAX_VULNERABILITY_ID = 200
+MAX_PRODUCT_KEY = 2000
 
 
 class DocumentError(ValueError):
@@ -57,6 +60,9 @@ class Normalized:
 
     def add(self, statement: Statement, where: str) -> None:
         """Keep the first statement per (vulnerability, product); a repeat is a skip, not a crash."""
+        if len(statement.vulnerability_id) > MAX_VULNERABILITY_ID or len(statement.product_key) > MAX_PRODUCT_KEY:
+            self.skipped.append(f"{where}: vulnerability id or product key longer than the table allows")
+            return
         if statement.key in self._seen:
             self.skipped.append(
                 f"{where}: duplicate statement for {statement.vulnerability_id} / {statement.product_key}"
@@ -100,10 +106,14 @@ def optional_list(value: Any, where: str) -> list[Any]:
 
 
 def text(value: Any) -> str | None:
-    """A non-blank string, stripped; anything else is None."""
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    return None
+    """A non-blank string, stripped; anything else is None.
+
+    NUL characters and lone surrogates (valid in JSON, refused by PostgreSQL) are dropped / replaced.
+    """
+    if not isinstance(value, str):
+        return None
+    cleaned = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8").strip()
+    return cleaned or None
 
 
 def objects(value: Any, where: str, normalized: Normalized) -> Iterator[tuple[str, dict[str, Any]]]:
