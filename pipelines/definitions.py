@@ -3,7 +3,9 @@
 import dagster as dg
 
 from pipelines.core.resources import default_resources
+from pipelines.vex.definitions import defs as vex_defs
 
 defs = dg.Definitions.merge(
     dg.Definitions(resources=default_resources()),
+    vex_defs,
 )
