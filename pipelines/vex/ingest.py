@@ -177,7 +177,7 @@ def land_paths(
     now: dt.datetime | None = None,
 ) -> LandingSummary:
     """Land local files (folders: every `*.json` below them). Files stay where they are."""
-    files = list(_files(paths))
+    files = list(files_to_land(paths))
     retrieved_at = now or dt.datetime.now(dt.timezone.utc)
 
     def documents() -> Iterator[RawDocument]:
@@ -194,7 +194,8 @@ def land_paths(
     return land(database, documents())
 
 
-def _files(paths: Sequence[str | Path]) -> Iterator[Path]:
+def files_to_land(paths: Sequence[str | Path]) -> Iterator[Path]:
+    """The files `paths` name (folders: their `*.json`, sidecars excepted); a missing path is a VexError."""
     for raw in paths:
         path = Path(raw)
         if path.is_file():

@@ -10,6 +10,7 @@ from pipelines.core.resources import DatabaseResource
 from pipelines.core.runner import cli_instance, run_assets
 from pipelines.vex.backfill import BackfillRequest, BackfillSummary, parse_retrieved_since, retrieved_bounds
 from pipelines.vex.errors import VexError
+from pipelines.vex.ingest import files_to_land
 from pipelines.vex.partitions import START_DATE, partition_key_of
 from pipelines.vex.tables import vex_raw_documents
 
@@ -80,6 +81,7 @@ def run_ingest(paths: list[str], *, provider: str | None = None, instance: dg.Da
     """Materialize `vex_raw_documents` on local paths; returns the landing summary line."""
     from pipelines.definitions import defs
 
+    list(files_to_land(paths))  # a missing path is refused before a run starts
     ready_database()
     result = run_assets(
         defs,
