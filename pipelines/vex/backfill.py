@@ -1,11 +1,12 @@
 """`backfill-statements`: rebuild `vex_statements` from the raw documents (the seed's runbook).
 
 Raw documents stream in ascending (`retrieved_at`, `digest`) by keyset pagination, `batch_size` per
-page. Each page is one transaction: one query reads the page and whether each document already has
-statements; documents that have some are skipped unless `force`; the others are read, normalized and
-their statements bulk-inserted (with `force`, a document's old statements are deleted first, in the
-same transaction). A document that fails to parse or normalize is logged with its digest and counted;
-the rest of its page is still written, and its old statements (if any) are kept.
+page. One query per page reads the page, whether each of its documents already has statements (skipped
+unless `force`) and the content of the others, which are normalized; the page's statements are then
+bulk-inserted in one transaction (with `force`, the documents' old statements are deleted first, in
+that transaction). On PostgreSQL the writes of a page overlap the reading and normalizing of the next.
+A document that fails to parse or normalize is logged with its digest and counted; the rest of its
+page is still written, and its old statements (if any) are kept.
 
 Counters (README "VEX statements"):
 - evaluated: raw documents read in the window (at most `max_documents`);
@@ -22,6 +23,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +37,7 @@ from pipelines.vex.tables import vex_raw_documents, vex_statements
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 100
-MAX_BATCH_SIZE = 10_000  # keeps a page's IN (...) lists under every backend's parameter limit
+MAX_BATCH_SIZE = 10_000  # keeps a page's DELETE ... IN (...) under every backend's parameter limit
 STATEMENT_COLUMNS = (
     "document_digest",
     "vulnerability_id",
@@ -112,28 +114,52 @@ def backfill_statements(
     summary = BackfillSummary()
     progress = Progress("vex documents evaluated", logger=logger)
     after: tuple[dt.datetime, str] | None = None
-    while True:
-        limit = request.batch_size
-        if request.max_documents is not None:
-            limit = min(limit, request.max_documents - summary.evaluated)
-        if limit <= 0:
-            break
-        with database.begin() as conn:
-            page = conn.execute(_page_query(request, after, limit)).all()
+    database.check()  # a connection problem is a ConfigurationError naming the setting
+    # One reading connection for the run (a pool checkout and its ping per page would cost more than
+    # the page's own query) and one writing connection, see `_PageWriter`.
+    with database.engine.connect() as reader, _PageWriter(database, summary) as writer:
+        while True:
+            limit = request.batch_size
+            if request.max_documents is not None:
+                limit = min(limit, request.max_documents - summary.evaluated)
+            if limit <= 0:
+                break
+            with reader.begin():
+                page = reader.execute(_page_query(request, after, limit)).all()
             if page:
                 after = (page[-1].retrieved_at, page[-1].digest)
-                _backfill_page(database, conn, page, request.force, summary, logger)
-        progress.advance(len(page))
-        if len(page) < limit:
-            break
+                writer.submit(_normalize_page(page, request.force, summary, logger))
+            progress.advance(len(page))
+            if len(page) < limit:
+                break
     summary.seconds = time.monotonic() - started
     logger.info(summary.line())
     return summary
 
 
+def _relax_commit_durability(conn: sa.Connection) -> None:
+    """PostgreSQL: this page's COMMIT does not wait for its WAL flush (`synchronous_commit = off`, for
+    this transaction only). Statements are derived data: a crash loses at most the last pages of a
+    run, whose documents then have no statements and are backfilled by the next run. SQLite: nothing
+    to do (the database runs with `synchronous=NORMAL` in WAL mode already)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+
+
 def _page_query(request: BackfillRequest, after: tuple[dt.datetime, str] | None, limit: int) -> sa.Select:
+    """One page in keyset order, whether each document has statements (one indexed probe per row of
+    the page, in the same query), and the content of the documents that will be normalized only."""
     raw = vex_raw_documents
-    has_statements = sa.exists().where(vex_statements.c.document_digest == raw.c.digest)
+    # A correlated scalar subquery with LIMIT 1 is an index probe per row; PostgreSQL would run a plain
+    # EXISTS as a hashed subplan over the whole statements table, once per page.
+    first_statement = (
+        sa.select(sa.literal(1))
+        .where(vex_statements.c.document_digest == raw.c.digest)
+        .limit(1)
+        .scalar_subquery()
+    )
+    has_statements = first_statement.is_not(None)
+    content = raw.c.content if request.force else sa.case((has_statements, sa.null()), else_=raw.c.content)
     query = sa.select(
         raw.c.digest,
         raw.c.retrieved_at,
@@ -141,6 +167,7 @@ def _page_query(request: BackfillRequest, after: tuple[dt.datetime, str] | None,
         raw.c.format,
         raw.c.signature,
         has_statements.label("has_statements"),
+        content.label("content"),
     )
     if request.retrieved_since is not None:
         query = query.where(raw.c.retrieved_at >= request.retrieved_since)
@@ -154,31 +181,23 @@ def _page_query(request: BackfillRequest, after: tuple[dt.datetime, str] | None,
     return query.order_by(raw.c.retrieved_at, raw.c.digest).limit(limit)
 
 
-def _backfill_page(
-    database: Database,
-    conn: sa.Connection,
-    page: Sequence[sa.Row],
-    force: bool,
-    summary: BackfillSummary,
-    logger: Any,
-) -> None:
+@dataclass
+class _PageWrite:
+    """What one page writes: its statement rows, and (with force) the documents whose old ones go."""
+
+    rows: list[tuple[Any, ...]]
+    replaced: list[str]
+
+
+def _normalize_page(page: Sequence[sa.Row], force: bool, summary: BackfillSummary, logger: Any) -> _PageWrite:
     summary.evaluated += len(page)
     due = page if force else [row for row in page if not row.has_statements]
     summary.skipped += len(page) - len(due)
-    if not due:
-        return
-    contents = dict(
-        conn.execute(
-            sa.select(vex_raw_documents.c.digest, vex_raw_documents.c.content).where(
-                vex_raw_documents.c.digest.in_([row.digest for row in due])
-            )
-        ).all()
-    )
     inserted_at = dt.datetime.now(dt.timezone.utc)
     rows: list[tuple[Any, ...]] = []
     normalized_digests: list[str] = []
     for row in due:
-        result = normalize_document(bytes(contents[row.digest]), row.format)
+        result = normalize_document(bytes(row.content), row.format)
         if isinstance(result, NormalizeFailure):
             summary.failures += 1
             if len(summary.failed_digests) < _FAILED_DIGESTS_KEPT:
@@ -206,9 +225,57 @@ def _backfill_page(
             )
             for s in result.statements
         )
-    if force and normalized_digests:
-        conn.execute(sa.delete(vex_statements).where(vex_statements.c.document_digest.in_(normalized_digests)))
-    summary.claims_written += database.bulk_insert(conn, vex_statements, rows, columns=STATEMENT_COLUMNS)
+    return _PageWrite(rows, normalized_digests if force else [])
+
+
+class _PageWriter:
+    """Writes pages in order, each in its own transaction (with force: delete the documents' old
+    statements, then insert, together). PostgreSQL: on its own connection in a background thread, so
+    the server stores page N while this thread reads and normalizes page N+1; at most one page is in
+    flight. SQLite: inline on the calling thread (SQLite has one writer at a time anyway)."""
+
+    def __init__(self, database: Database, summary: BackfillSummary):
+        self.database, self.summary = database, summary
+        self.pending: Future[None] | None = None
+
+    def __enter__(self) -> _PageWriter:
+        self.conn = self.database.engine.connect()
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="vex-backfill") if self.database.is_postgres else None
+        return self
+
+    def submit(self, write: _PageWrite) -> None:
+        self._wait()
+        if self.pool is None:
+            self._write(write)
+        else:
+            self.pending = self.pool.submit(self._write, write)
+
+    def _wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def _write(self, write: _PageWrite) -> None:
+        with self.conn.begin():
+            _relax_commit_durability(self.conn)
+            if write.replaced:
+                self.conn.execute(
+                    sa.delete(vex_statements).where(vex_statements.c.document_digest.in_(write.replaced))
+                )
+            self.summary.claims_written += self.database.bulk_insert(
+                self.conn, vex_statements, write.rows, columns=STATEMENT_COLUMNS
+            )
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        try:
+            if exc_type is None:
+                self._wait()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
+            self.conn.close()
+
+
 
 
 def retrieved_bounds(database: Database, since: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime] | None:

@@ -30,7 +30,7 @@ vex_statements = sa.Table(
     "vex_statements",
     metadata,
     sa.Column("id", IdType, primary_key=True),
-    sa.Column("document_digest", sa.String(71), sa.ForeignKey("vex_raw_documents.digest"), nullable=False),
+    sa.Column("document_digest", sa.String(71), nullable=False),
     sa.Column("vulnerability_id", sa.String(200), nullable=False),
     sa.Column("product_key", sa.String(2000), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
