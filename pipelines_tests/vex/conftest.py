@@ -9,6 +9,7 @@ import pytest
 
 from pipelines.core.database import Database
 from pipelines.vex.ingest import RawDocument, land, raw_document
+from pipelines.vex.normalizers import Normalized, normalize_document
 
 UTC = dt.timezone.utc
 REPO = Path(__file__).resolve().parents[2]
@@ -25,6 +26,14 @@ def corpus_dir() -> Path:
 
 def corpus_bytes(relative: str) -> bytes:
     return (corpus_dir() / relative).read_bytes()
+
+
+def normalized(relative: str) -> Normalized:
+    """A corpus document (`<format>/<file>`) normalized, checked to be of its folder's format."""
+    result = normalize_document(corpus_bytes(relative))
+    assert isinstance(result, Normalized), result
+    assert result.format == relative.split("/")[0]
+    return result
 
 
 def corpus_files() -> list[str]:

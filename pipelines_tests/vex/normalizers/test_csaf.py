@@ -8,7 +8,7 @@ import json
 import pytest
 
 from pipelines.vex.normalizers import Normalized, NormalizeFailure, Statement, normalize_document
-from pipelines_tests.vex.conftest import corpus_bytes
+from pipelines_tests.vex.conftest import normalized
 
 RELEASED = dt.datetime(2022, 3, 3, 11, 0, tzinfo=dt.timezone.utc)  # tracking.current_release_date
 LOG4SHELL = "CVE-2021-44228"
@@ -21,12 +21,6 @@ UPSTREAM = "We are working to integrate the upstream patches in our code."
 def statement(vulnerability: str, product: str, status: str, detail: str | None = None) -> Statement:
     return Statement(vulnerability, product, status, None, detail, RELEASED)
 
-
-def normalized(relative: str) -> Normalized:
-    result = normalize_document(corpus_bytes(f"csaf/{relative}"))
-    assert isinstance(result, Normalized), result
-    assert result.format == "csaf"
-    return result
 
 
 @pytest.mark.parametrize(
@@ -62,7 +56,7 @@ def normalized(relative: str) -> Normalized:
     ids=lambda value: value if isinstance(value, str) else "",
 )
 def test_use_case_documents_give_one_statement_per_product(relative, expected):
-    result = normalized(relative)
+    result = normalized(f"csaf/{relative}")
     assert result.statements == expected
     assert result.skipped == []
 
@@ -90,7 +84,7 @@ def test_use_case_2_gives_nineteen_treck_cves_not_affected_for_abc_4_2():
         statement("CVE-2020-11913", "ABC@4.2", "not_affected", TRECK_LINUX),
         statement("CVE-2020-11914", "ABC@4.2", "not_affected", TRECK_LINUX),
     ]
-    assert normalized("2022-evd-uc-02-na-001.json").statements == expected
+    assert normalized("csaf/2022-evd-uc-02-na-001.json").statements == expected
 
 
 def test_use_case_3_mixes_every_status_for_ghi_17_4():
@@ -115,7 +109,7 @@ def test_use_case_3_mixes_every_status_for_ghi_17_4():
         statement("CVE-2020-11913", "GHI@17.4", "not_affected", IPV6),
         statement("CVE-2020-11914", "GHI@17.4", "fixed"),
     ]
-    result = normalized("2022-evd-uc-03-ms-001.json")
+    result = normalized("csaf/2022-evd-uc-03-ms-001.json")
     assert result.statements == expected
     assert result.skipped == []
 

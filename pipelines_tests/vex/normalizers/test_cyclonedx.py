@@ -8,7 +8,7 @@ import json
 import pytest
 
 from pipelines.vex.normalizers import Normalized, Statement, normalize_document
-from pipelines_tests.vex.conftest import corpus_bytes
+from pipelines_tests.vex.conftest import normalized
 
 JAN_13 = dt.datetime(2022, 1, 13, tzinfo=dt.timezone.utc)  # metadata.timestamp
 CVE = "CVE-2020-25649"
@@ -18,12 +18,6 @@ UNREACHABLE = (
 )
 NOT_IN_PATH = "vulnerable_code_not_in_execute_path"  # from code_not_reachable
 
-
-def normalized(relative: str) -> Normalized:
-    result = normalize_document(corpus_bytes(f"cyclonedx/{relative}"))
-    assert isinstance(result, Normalized), result
-    assert result.format == "cyclonedx"
-    return result
 
 
 @pytest.mark.parametrize(
@@ -69,13 +63,13 @@ def normalized(relative: str) -> Normalized:
     ids=lambda value: value if isinstance(value, str) else "",
 )
 def test_use_case_documents_give_their_statements(relative, expected):
-    result = normalized(relative)
+    result = normalized(f"cyclonedx/{relative}")
     assert result.statements == expected
     assert result.skipped == []
 
 
 def test_use_case_7_names_no_product_so_its_statement_is_skipped():
-    result = normalized("use-case-7.vex.json")
+    result = normalized("cyclonedx/use-case-7.vex.json")
     assert result.statements == []
     assert result.skipped == ["vulnerabilities[0]: CVE-2020-25649 affects no product"]
 

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 from pipelines.vex.normalizers import Normalized, Statement, normalize_document
-from pipelines_tests.vex.conftest import corpus_bytes
+from pipelines_tests.vex.conftest import normalized
 
 ALPINE = "pkg:oci/alpine@sha256%3A124c7d2707904eea7431fffe91522a01e5a861a624ee31d03372cc1d138a3126"
 LIBS = ("pkg:apk/alpine/libssl3@3.0.8-r3", "pkg:apk/alpine/libcrypto3@3.0.8-r3")
@@ -15,15 +15,9 @@ DOCUMENT_TIME = dt.datetime(2023, 7, 18, 0, 28, 47, 696004, tzinfo=dt.timezone.u
 REMOVED = "affected functions were removed before packaging"
 
 
-def normalized(relative: str) -> Normalized:
-    result = normalize_document(corpus_bytes(f"openvex/{relative}"))
-    assert isinstance(result, Normalized), result
-    assert result.format == "openvex"
-    return result
-
 
 def test_v0_2_0_gives_five_alpine_statements_with_their_subcomponents():
-    result = normalized("v0.2.0.json")
+    result = normalized("openvex/v0.2.0.json")
     assert result.statements == [
         Statement("CVE-2023-1255", ALPINE, "fixed", None, None, DOCUMENT_TIME, LIBS),
         Statement("CVE-2023-2650", ALPINE, "fixed", None, None, DOCUMENT_TIME, LIBS),
@@ -35,7 +29,7 @@ def test_v0_2_0_gives_five_alpine_statements_with_their_subcomponents():
 
 
 def test_v020_1_statement_timestamp_wins():
-    result = normalized("v020-1.vex.json")
+    result = normalized("openvex/v020-1.vex.json")
     assert result.statements == [
         Statement(
             "CVE-9876-54321",
