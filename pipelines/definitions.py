@@ -9,3 +9,5 @@ defs = dg.Definitions.merge(
     dg.Definitions(resources=default_resources()),
     vex_defs,
 )
+# Dagster refuses a module holding more than one Definitions: keep only the merged one.
+del vex_defs

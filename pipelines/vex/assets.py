@@ -1,5 +1,7 @@
 """VEX assets: raw documents landed from the inbox, statements backfilled per day of retrieval."""
 
+import warnings
+
 import dagster as dg
 import sqlalchemy as sa
 from pydantic import Field
@@ -57,22 +59,7 @@ class StatementsConfig(dg.Config):
     )
 
 
-@dg.asset(
-    group_name="vex",
-    kinds={"postgres"},
-    deps=[vex_raw_documents],
-    partitions_def=vex_daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="vex_statements",
-    check_specs=[
-        dg.AssetCheckSpec(
-            FAILURES_CHECK,
-            asset="vex_statements",
-            description="WARN when raw documents of the run failed to parse or normalize.",
-        )
-    ],
-)
-def vex_statements(
+def _vex_statements(
     context: dg.AssetExecutionContext, config: StatementsConfig, database: DatabaseResource
 ) -> dg.MaterializeResult:
     """Statements (vulnerability, product, status, justification) normalized from the raw documents
@@ -114,6 +101,28 @@ def vex_statements(
             )
         ],
     )
+
+
+# `backfill_policy` is still marked beta in dagster 1.13: without this, every CLI call and every test
+# that loads the code location would print the BetaWarning to stderr.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", category=dg.BetaWarning)
+    vex_statements = dg.asset(
+        name="vex_statements",
+        group_name="vex",
+        kinds={"postgres"},
+        deps=[vex_raw_documents],
+        partitions_def=vex_daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool="vex_statements",
+        check_specs=[
+            dg.AssetCheckSpec(
+                FAILURES_CHECK,
+                asset="vex_statements",
+                description="WARN when raw documents of the run failed to parse or normalize.",
+            )
+        ],
+    )(_vex_statements)
 
 
 @dg.asset_check(asset=vex_statements, description="Statements whose raw document is missing: must be 0.")

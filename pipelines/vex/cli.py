@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pipelines.vex.errors import VexError
-
 
 def register(commands: Any) -> None:
     vex = commands.add_parser("vex", help="VEX documents and statements")
@@ -47,5 +45,3 @@ def _ingest(args: argparse.Namespace) -> int:
     print(run_ingest(args.paths, provider=args.provider))
     return 0
 
-
-__all__ = ["register", "VexError"]

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pipelines.vex.normalizers import Normalized, NormalizeFailure, Statement, normalize_document
+from pipelines.vex.normalizers import NormalizeFailure, Statement, normalize_document
 from pipelines_tests.vex.conftest import normalized
 
 RELEASED = dt.datetime(2022, 3, 3, 11, 0, tzinfo=dt.timezone.utc)  # tracking.current_release_date

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pipelines.vex.normalizers import Normalized, Statement, normalize_document
+from pipelines.vex.normalizers import Statement, normalize_document
 from pipelines_tests.vex.conftest import normalized
 
 JAN_13 = dt.datetime(2022, 1, 13, tzinfo=dt.timezone.utc)  # metadata.timestamp

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from pipelines.vex.normalizers import Normalized, Statement, normalize_document
+from pipelines.vex.normalizers import Statement, normalize_document
 from pipelines_tests.vex.conftest import normalized
 
 ALPINE = "pkg:oci/alpine@sha256%3A124c7d2707904eea7431fffe91522a01e5a861a624ee31d03372cc1d138a3126"
