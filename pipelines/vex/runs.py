@@ -4,6 +4,7 @@ range of `vex_statements` is derived from the raw documents, so one run covers t
 from __future__ import annotations
 
 import dagster as dg
+import sqlalchemy as sa
 
 from pipelines.core.database import Database
 from pipelines.core.resources import DatabaseResource
@@ -22,8 +23,6 @@ def ready_database() -> Database:
     """The configured database, checked, with the vex tables present."""
     database = DatabaseResource().get_database()
     database.check()
-    import sqlalchemy as sa
-
     with database.begin() as conn:
         if not sa.inspect(conn).has_table(vex_raw_documents.name):
             raise VexError(f"the vex tables are missing in {database!r}: run `pipelines db upgrade` first")
