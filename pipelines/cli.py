@@ -30,7 +30,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _domain_commands() -> list:
-    return []
+    from pipelines.vex import cli as vex_cli
+
+    return [vex_cli]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,9 +1,14 @@
-"""The code location: one Definitions built from the domains. Loading it does no I/O."""
+"""The code location: one Definitions built from the domains. Loading it does no I/O.
+
+Domains are imported as modules: Dagster loads the one `Definitions` found at module scope here.
+"""
 
 import dagster as dg
 
 from pipelines.core.resources import default_resources
+from pipelines.vex import definitions as vex
 
 defs = dg.Definitions.merge(
     dg.Definitions(resources=default_resources()),
+    vex.defs,
 )

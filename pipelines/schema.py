@@ -2,5 +2,6 @@
 
 from pipelines.core.database import metadata
 from pipelines.posture import tables as posture_tables
+from pipelines.vex import tables as vex_tables
 
-__all__ = ["metadata", "posture_tables"]
+__all__ = ["metadata", "posture_tables", "vex_tables"]

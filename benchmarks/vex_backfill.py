@@ -1,0 +1,127 @@
+"""Benchmark of `backfill-statements` on PostgreSQL: is the database the bottleneck?
+
+20,000 raw documents built from the public corpus (each corpus document in turn, made unique by its
+own identifier field: CSAF `tracking.id`, CycloneDX `serialNumber`, OpenVEX `@id`), landed over ten
+days, then, in one run:
+
+1. parse + normalize alone (no database): documents/s, the baseline;
+2. the whole backfill (keyset pages, existence check, COPY of the statements): documents/s;
+   goal: within 2x of the baseline's time;
+3. the same backfill again without force: every document skipped; goal: <= 0.6x of the first's time,
+   zero rows inserted.
+
+    .venv/bin/python benchmarks/vex_backfill.py [--documents 20000] [--batch-size 100] [--url postgresql://...]
+
+The URL defaults to $PIPELINES_TEST_POSTGRES_URL (else postgresql://postgres@127.0.0.1:5432/test); the
+run works in a fresh schema and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from pipelines.core.database import Database
+from pipelines.vex.backfill import BackfillRequest, backfill_statements
+from pipelines.vex.ingest import RawDocument, land, raw_document
+from pipelines.vex.normalizers import Normalized, normalize_document
+from pipelines.vex.tables import vex_statements
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def corpus_dir() -> Path:
+    for candidate in (REPO / ".." / "shared" / "corpora" / "vex", Path("/work/shared/corpora/vex")):
+        if candidate.is_dir():
+            return candidate.resolve()
+    sys.exit("the VEX corpus is missing: expected ../shared/corpora/vex next to the repository")
+
+
+def build_documents(count: int) -> list[RawDocument]:
+    templates = [json.loads(p.read_bytes()) for p in sorted(corpus_dir().rglob("*.json"))]
+    start = dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
+    documents = []
+    for number in range(count):
+        document = json.loads(json.dumps(templates[number % len(templates)]))
+        if "document" in document:
+            document["document"]["tracking"]["id"] += f"-{number}"
+        elif document.get("bomFormat") == "CycloneDX":
+            document["serialNumber"] = f"urn:uuid:{uuid.UUID(int=number)}"
+        else:
+            document["@id"] += f"-{number}"
+        retrieved_at = start + dt.timedelta(seconds=number * 864_000 // count)
+        documents.append(raw_document(json.dumps(document, indent=2).encode(), f"bench://{number}", retrieved_at))
+    return documents
+
+
+def fresh_schema(url: str) -> tuple[Database, str]:
+    schema = f"bench_vex_{uuid.uuid4().hex[:8]}"
+    with Database(url).begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    scoped = sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+    database = Database(scoped.render_as_string(hide_password=False))
+    database.upgrade()
+    return database, schema
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--documents", type=int, default=20_000)
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument(
+        "--url", default=os.environ.get("PIPELINES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    )
+    args = parser.parse_args()
+
+    documents = build_documents(args.documents)
+    database, schema = fresh_schema(args.url)
+    try:
+        started = time.perf_counter()
+        land(database, documents, batch_size=500)
+        landing = time.perf_counter() - started
+
+        started = time.perf_counter()
+        statements = 0
+        for document in documents:
+            result = normalize_document(document.content, document.format)
+            statements += len(result.statements) if isinstance(result, Normalized) else 0
+        baseline = time.perf_counter() - started
+
+        first = backfill_statements(database, BackfillRequest(batch_size=args.batch_size))
+        with database.begin() as conn:
+            rows_after_first = conn.scalar(sa.select(sa.func.count()).select_from(vex_statements))
+        second = backfill_statements(database, BackfillRequest(batch_size=args.batch_size))
+        with database.begin() as conn:
+            rows_after_second = conn.scalar(sa.select(sa.func.count()).select_from(vex_statements))
+    finally:
+        database.dispose()
+        with Database(args.url).begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+    n = len(documents)
+    whole_ratio = first.seconds / baseline
+    second_ratio = second.seconds / first.seconds
+    print(f"documents: {n:,} from the corpus shapes, {statements:,} statements; landed in {landing:.1f} s")
+    print(f"parse + normalize alone:  {n / baseline:>10,.0f} documents/s  ({baseline:.2f} s)")
+    print(f"whole backfill:           {n / first.seconds:>10,.0f} documents/s  ({first.seconds:.2f} s)")
+    print(f"  {first.line()}")
+    print(f"second backfill, no force:{n / second.seconds:>10,.0f} documents/s  ({second.seconds:.2f} s)")
+    print(f"  {second.line()}")
+    print(f"whole / parse+normalize time: {whole_ratio:.2f}x (goal <= 2x): {'met' if whole_ratio <= 2 else 'NOT met'}")
+    print(f"second / first time:          {second_ratio:.2f}x (goal <= 0.6x): {'met' if second_ratio <= 0.6 else 'NOT met'}")
+    inserted = rows_after_second - rows_after_first
+    print(f"rows inserted by the second backfill: {inserted} (goal 0): {'met' if inserted == 0 and second.claims_written == 0 else 'NOT met'}")
+    ok = whole_ratio <= 2 and second_ratio <= 0.6 and inserted == 0 and first.claims_written == statements
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

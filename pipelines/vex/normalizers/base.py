@@ -1,0 +1,161 @@
+"""What every VEX normalizer shares: the `Statement` it produces, the OpenVEX vocabulary, and checked
+access to untrusted JSON.
+
+A normalizer is a pure function from a parsed document to a `Normalized` result. Problems with the
+document as a whole raise `DocumentError` (the caller turns it into a `NormalizeFailure`); a problem
+with one statement (an unresolvable product, a missing vulnerability id) becomes a skip reason and the
+other statements of the document are kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+# OpenVEX's status and justification vocabulary: every format is mapped onto it.
+STATUSES = ("not_affected", "affected", "fixed", "under_investigation")
+JUSTIFICATIONS = (
+    "component_not_present",
+    "vulnerable_code_not_present",
+    "vulnerable_code_not_in_execute_path",
+    "vulnerable_code_cannot_be_controlled_by_adversary",
+    "inline_mitigations_already_exist",
+)
+FORMATS = ("csaf", "cyclonedx", "openvex")
+# Column widths of `vex_statements`: a longer id or key is a skipped statement, not a failed batch.
+MAX_VULNERABILITY_ID = 200
+MAX_PRODUCT_KEY = 2000
+
+
+class DocumentError(ValueError):
+    """The document as a whole cannot be normalized; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One claim: `status` of `vulnerability_id` for `product_key`, as a document states it."""
+
+    vulnerability_id: str
+    product_key: str
+    status: str
+    justification: str | None = None
+    detail: str | None = None
+    timestamp: dt.datetime | None = None
+    subcomponents: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.vulnerability_id, self.product_key)
+
+
+@dataclass
+class Normalized:
+    """A document's statements, and why the statements that were dropped were dropped."""
+
+    format: str
+    statements: list[Statement] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def add(self, statement: Statement, where: str) -> None:
+        """Keep the first statement per (vulnerability, product); a repeat is a skip, not a crash."""
+        if len(statement.vulnerability_id) > MAX_VULNERABILITY_ID or len(statement.product_key) > MAX_PRODUCT_KEY:
+            self.skipped.append(f"{where}: vulnerability id or product key longer than the table allows")
+            return
+        if statement.key in self._seen:
+            self.skipped.append(
+                f"{where}: duplicate statement for {statement.vulnerability_id} / {statement.product_key}"
+            )
+            return
+        self._seen.add(statement.key)
+        self.statements.append(statement)
+
+    def skip(self, where: str, reason: str) -> None:
+        self.skipped.append(f"{where}: {reason}")
+
+    def __post_init__(self) -> None:
+        self._seen: set[tuple[str, str]] = {s.key for s in self.statements}
+
+
+@dataclass(frozen=True)
+class NormalizeFailure:
+    """The document could not be normalized at all (not JSON, no known format, wrong structure)."""
+
+    reason: str
+    format: str | None = None
+
+
+# Checked access to parsed JSON: a wrong type is a DocumentError naming the path, never a TypeError.
+
+
+def as_object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise DocumentError(f"{where} is {_kind(value)}, expected an object")
+    return value
+
+
+def as_list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise DocumentError(f"{where} is {_kind(value)}, expected a list")
+    return value
+
+
+def optional_list(value: Any, where: str) -> list[Any]:
+    return [] if value is None else as_list(value, where)
+
+
+def text(value: Any) -> str | None:
+    """A non-blank string, stripped; anything else is None.
+
+    NUL characters and lone surrogates (valid in JSON, refused by PostgreSQL) are dropped / replaced.
+    """
+    if not isinstance(value, str):
+        return None
+    cleaned = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8").strip()
+    return cleaned or None
+
+
+def objects(value: Any, where: str, normalized: Normalized) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The object items of an optional list, each with its path; a non-object item is a skip."""
+    for index, item in enumerate(optional_list(value, where)):
+        path = f"{where}[{index}]"
+        if isinstance(item, dict):
+            yield path, item
+        else:
+            normalized.skip(path, f"is {_kind(item)}, expected an object")
+
+
+def strings(value: Any) -> list[str]:
+    """The non-blank strings of a list (anything else in it is ignored)."""
+    if not isinstance(value, list):
+        return []
+    return [s for s in (text(v) for v in value) if s is not None]
+
+
+def parse_timestamp(value: Any) -> dt.datetime | None:
+    """An ISO 8601 timestamp as an aware UTC datetime; unparsable or zone-less values are None.
+
+    Fractions beyond microseconds (OpenVEX writes nanoseconds) are truncated.
+    """
+    raw = text(value)
+    if raw is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    try:
+        return parsed.astimezone(dt.timezone.utc)
+    except OverflowError:
+        return None
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__
+    )

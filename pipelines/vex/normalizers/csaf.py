@@ -1,0 +1,202 @@
+"""CSAF 2.0 (profile "VEX") to statements.
+
+- Products: `product_tree` is resolved to product ids: products in `branches` (any depth),
+  `full_product_names`, and `relationships[].full_product_name`; `product_groups` expand to their ids.
+- Product key: the product's `product_identification_helper.purl`, else its `.cpe`, else
+  `<product_name branch>@<product_version or product_version_range branch>` for a product in branches
+  (`ABC@4.2`), else the product's own `name`.
+- Status from `vulnerabilities[].product_status`: `known_not_affected` -> not_affected; `known_affected`,
+  `first_affected`, `last_affected` -> affected; `fixed`, `first_fixed` -> fixed; `under_investigation`
+  -> under_investigation. `recommended` names a version to install, not a status, and is ignored.
+- Justification: the `flags[].label` naming the product (CSAF labels are OpenVEX justifications), for
+  not_affected statements only.
+- Detail: the `details` of the `threats[]` of category `impact` naming the product, else those of the
+  `remediations[]` naming it (several joined by a newline).
+- Vulnerability id: `cve`, else the first `ids[].text`. Timestamp: `document.tracking.current_release_date`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipelines.vex.normalizers.base import (
+    JUSTIFICATIONS,
+    Normalized,
+    Statement,
+    as_list,
+    as_object,
+    objects,
+    parse_timestamp,
+    strings,
+    text,
+)
+
+_STATUS = {
+    "known_not_affected": "not_affected",
+    "known_affected": "affected",
+    "first_affected": "affected",
+    "last_affected": "affected",
+    "fixed": "fixed",
+    "first_fixed": "fixed",
+    "under_investigation": "under_investigation",
+}
+_IGNORED_STATUS = ("recommended",)
+_VERSION_BRANCHES = ("product_version", "product_version_range")
+
+
+def normalize(document: dict[str, Any]) -> Normalized:
+    result = Normalized("csaf")
+    header = as_object(document.get("document"), "document")
+    tracking = header.get("tracking")
+    timestamp = parse_timestamp(tracking.get("current_release_date")) if isinstance(tracking, dict) else None
+    tree = document.get("product_tree")
+    tree = as_object(tree, "product_tree") if tree is not None else {}
+    products = _product_keys(tree, result)
+    groups = _product_groups(tree, result)
+    vulnerabilities = as_list(document.get("vulnerabilities"), "vulnerabilities")
+    for path, vulnerability in objects(vulnerabilities, "vulnerabilities", result):
+        _vulnerability_statements(path, vulnerability, products, groups, timestamp, result)
+    return result
+
+
+def _vulnerability_statements(
+    path: str,
+    vulnerability: dict[str, Any],
+    products: dict[str, str],
+    groups: dict[str, list[str]],
+    timestamp: Any,
+    result: Normalized,
+) -> None:
+    vulnerability_id = text(vulnerability.get("cve")) or _first_id(vulnerability.get("ids"))
+    if vulnerability_id is None:
+        result.skip(path, "no vulnerability id (neither cve nor ids[].text)")
+        return
+    product_status = vulnerability.get("product_status")
+    if not isinstance(product_status, dict):
+        result.skip(path, f"{vulnerability_id} has no product_status object")
+        return
+    justifications = _by_product(vulnerability.get("flags"), "label", groups, lambda f: True)
+    impacts = _by_product(vulnerability.get("threats"), "details", groups, lambda t: t.get("category") == "impact")
+    remediations = _by_product(vulnerability.get("remediations"), "details", groups, lambda r: True)
+    for category, product_ids in product_status.items():
+        where = f"{path}.product_status.{category}"
+        if category in _IGNORED_STATUS:
+            continue
+        status = _STATUS.get(category)
+        if status is None:
+            result.skip(where, f"unknown product_status category {category!r}")
+            continue
+        if not isinstance(product_ids, list):
+            result.skip(where, "is not a list of product ids")
+            continue
+        for index, product_id in enumerate(product_ids):
+            key = products.get(product_id) if isinstance(product_id, str) else None
+            if key is None:
+                result.skip(f"{where}[{index}]", f"product id {product_id!r} does not resolve in product_tree")
+                continue
+            justification = None
+            if status == "not_affected":
+                labels = [j for j in justifications.get(product_id, []) if j in JUSTIFICATIONS]
+                justification = labels[0] if labels else None
+            details = impacts.get(product_id) or remediations.get(product_id) or []
+            result.add(
+                Statement(
+                    vulnerability_id=vulnerability_id,
+                    product_key=key,
+                    status=status,
+                    justification=justification,
+                    detail="\n".join(details) if details else None,
+                    timestamp=timestamp,
+                ),
+                f"{where}[{index}]",
+            )
+
+
+def _first_id(ids: Any) -> str | None:
+    if isinstance(ids, list):
+        for item in ids:
+            if isinstance(item, dict) and text(item.get("text")):
+                return text(item.get("text"))
+    return None
+
+
+def _by_product(entries: Any, field: str, groups: dict[str, list[str]], keep: Any) -> dict[str, list[str]]:
+    """product id -> the `field` values of the entries (flags, threats, remediations) naming it."""
+    found: dict[str, list[str]] = {}
+    if not isinstance(entries, list):
+        return found
+    for entry in entries:
+        if not isinstance(entry, dict) or not keep(entry):
+            continue
+        value = text(entry.get(field))
+        if value is None:
+            continue
+        ids = strings(entry.get("product_ids"))
+        for group in strings(entry.get("group_ids")):
+            ids.extend(groups.get(group, []))
+        for product_id in ids:
+            values = found.setdefault(product_id, [])
+            if value not in values:
+                values.append(value)
+    return found
+
+
+def _product_keys(tree: dict[str, Any], result: Normalized) -> dict[str, str]:
+    """product id -> product key, from branches, full product names and relationships."""
+    keys: dict[str, str] = {}
+
+    def remember(product: Any, where: str, fallback: str | None) -> None:
+        if not isinstance(product, dict):
+            result.skip(where, "product is not an object")
+            return
+        product_id = text(product.get("product_id"))
+        key = _identification(product.get("product_identification_helper")) or fallback or text(product.get("name"))
+        if product_id is None or key is None:
+            result.skip(where, "product has no product_id or no name")
+            return
+        keys.setdefault(product_id, key)
+
+    # Branches can nest arbitrarily deep: walk them with a stack, not recursion.
+    stack: list[tuple[str, Any, str | None]] = [
+        (f"product_tree.branches[{i}]", branch, None) for i, branch in enumerate(_list(tree.get("branches")))
+    ][::-1]
+    while stack:
+        where, branch, product_name = stack.pop()
+        if not isinstance(branch, dict):
+            continue
+        category, name = branch.get("category"), text(branch.get("name"))
+        if category == "product_name" and name is not None:
+            product_name = name
+        if "product" in branch:
+            version = name if category in _VERSION_BRANCHES else None
+            fallback = f"{product_name}@{version}" if product_name and version else None
+            remember(branch["product"], f"{where}.product", fallback)
+        children = [(f"{where}.branches[{i}]", c, product_name) for i, c in enumerate(_list(branch.get("branches")))]
+        stack.extend(reversed(children))  # depth first, in document order
+    for index, product in enumerate(_list(tree.get("full_product_names"))):
+        remember(product, f"product_tree.full_product_names[{index}]", None)
+    for index, relationship in enumerate(_list(tree.get("relationships"))):
+        if isinstance(relationship, dict):
+            remember(relationship.get("full_product_name"), f"product_tree.relationships[{index}]", None)
+    return keys
+
+
+def _product_groups(tree: dict[str, Any], result: Normalized) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for index, group in enumerate(_list(tree.get("product_groups"))):
+        group_id = text(group.get("group_id")) if isinstance(group, dict) else None
+        if group_id is None:
+            result.skip(f"product_tree.product_groups[{index}]", "group has no group_id")
+            continue
+        groups[group_id] = strings(group.get("product_ids"))
+    return groups
+
+
+def _identification(helper: Any) -> str | None:
+    if not isinstance(helper, dict):
+        return None
+    return text(helper.get("purl")) or text(helper.get("cpe"))
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

@@ -1,0 +1,93 @@
+"""The vex assets run in-process with the code location's definitions (the CLI's path): the partition
+range of `vex_statements` is derived from the raw documents, so one run covers them all."""
+
+from __future__ import annotations
+
+import dagster as dg
+import sqlalchemy as sa
+
+from pipelines.core.database import Database
+from pipelines.core.resources import DatabaseResource
+from pipelines.core.runner import cli_instance, run_assets
+from pipelines.vex.backfill import BackfillRequest, BackfillSummary, parse_retrieved_since, retrieved_bounds
+from pipelines.vex.errors import VexError
+from pipelines.vex.ingest import files_to_land
+from pipelines.vex.partitions import START_DATE, partition_key_of
+from pipelines.vex.tables import vex_raw_documents
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def ready_database() -> Database:
+    """The configured database, checked, with the vex tables present."""
+    database = DatabaseResource().get_database()
+    database.check()
+    with database.begin() as conn:
+        if not sa.inspect(conn).has_table(vex_raw_documents.name):
+            raise VexError(f"the vex tables are missing in {database!r}: run `pipelines db upgrade` first")
+    return database
+
+
+def run_backfill(
+    *,
+    retrieved_since: str | None = None,
+    force: bool = False,
+    batch_size: int = 100,
+    max_documents: int | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> BackfillSummary:
+    """Materialize `vex_statements` over every partition holding raw documents (retrieved on or after
+    `retrieved_since`) in one run; the summary comes back from the run's metadata."""
+    from pipelines.definitions import defs
+
+    since = parse_retrieved_since(retrieved_since) if retrieved_since else None
+    BackfillRequest(retrieved_since=since, force=force, batch_size=batch_size, max_documents=max_documents)
+    bounds = retrieved_bounds(ready_database(), since)
+    if bounds is None:
+        return BackfillSummary()
+    first, last = (max(partition_key_of(b), START_DATE) for b in bounds)
+    config = {"force": force, "batchSize": batch_size, "maxDocuments": max_documents, "retrievedSince": retrieved_since}
+    result = run_assets(
+        defs,
+        ["vex_statements"],
+        instance=instance or cli_instance(),
+        run_config={"ops": {"vex_statements": {"config": config}}},
+        tags={RANGE_START_TAG: first, RANGE_END_TAG: last},
+    )
+    return summary_of(result)
+
+
+def summary_of(result: dg.ExecuteInProcessResult) -> BackfillSummary:
+    """The backfill counters of a run's (first) vex_statements materialization."""
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        if materialization.asset_key == dg.AssetKey("vex_statements"):
+            values = {name: entry.value for name, entry in materialization.metadata.items()}
+            return BackfillSummary(
+                evaluated=values["evaluated"],
+                backfilled=values["backfilled"],
+                claims_written=values["claims_written"],
+                skipped=values["skipped"],
+                failures=values["failures"],
+                statements_skipped=values["statements_skipped"],
+                seconds=values["seconds"],
+            )
+    raise VexError("the vex_statements run materialized nothing")
+
+
+def run_ingest(paths: list[str], *, provider: str | None = None, instance: dg.DagsterInstance | None = None) -> str:
+    """Materialize `vex_raw_documents` on local paths; returns the landing summary line."""
+    from pipelines.definitions import defs
+
+    list(files_to_land(paths))  # a missing path is refused before a run starts
+    ready_database()
+    result = run_assets(
+        defs,
+        ["vex_raw_documents"],
+        instance=instance or cli_instance(),
+        run_config={"ops": {"vex_raw_documents": {"config": {"paths": list(paths), "provider": provider}}}},
+    )
+    for event in result.get_asset_materialization_events():
+        return event.step_materialization_data.materialization.metadata["summary"].value
+    raise VexError("the vex_raw_documents run materialized nothing")
