@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
-
 import boto3
 import sqlalchemy as sa
 
 from pipelines_tests.e2e.conftest import Deployment
+from pipelines_tests.support.corpus import corpus_bytes
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "vex"
 
 START_SENSOR = """mutation Start($selector: SensorSelector!) { startSensor(sensorSelector: $selector) {
   __typename ... on Sensor { sensorState { status } } ... on PythonError { message } } }"""
@@ -33,7 +31,7 @@ def finished(deployment: Deployment, tags: dict[str, str]) -> list[dict]:
 
 
 def test_a_landed_vex_document_becomes_statements_through_the_sensors(deployment: Deployment):
-    document = (CORPUS / "openvex" / "v0.2.0.json").read_bytes()
+    document = corpus_bytes("openvex/v0.2.0.json")
     start_sensor(deployment, "vex_inbox_sensor")
     start_sensor(deployment, "vex_raw_documents_sensor")
     deployment.store.put_bytes("vex/inbox/e2e/v0.2.0.json", document)
@@ -43,10 +41,11 @@ def test_a_landed_vex_document_becomes_statements_through_the_sensors(deployment
             return conn.scalar(sa.text("SELECT count(*) FROM vex_statements"))
 
     deployment.wait_for("statements written by a vex_statements run", statements, timeout=150)
-    runs = deployment.wait_for(
-        "the vex_statements run to finish",
-        lambda: [r for r in finished(deployment, {}) if ["vex_statements"] in [a["path"] for a in r["assetSelection"] or []]],
-    )
+    def statement_runs() -> list[dict]:
+        runs = [r for r in deployment.runs() if ["vex_statements"] in [a["path"] for a in r["assetSelection"] or []]]
+        return runs if runs and all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs) else []
+
+    runs = deployment.wait_for("the vex_statements run to finish", statement_runs)
     assert {run["status"] for run in runs} == {"SUCCESS"}
 
 

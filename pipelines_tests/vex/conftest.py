@@ -10,22 +10,9 @@ import pytest
 from pipelines.core.database import Database
 from pipelines.vex.ingest import RawDocument, land, raw_document
 from pipelines.vex.normalizers import Normalized, normalize_document
+from pipelines_tests.support.corpus import corpus_bytes, corpus_dir
 
 UTC = dt.timezone.utc
-REPO = Path(__file__).resolve().parents[2]
-
-
-def corpus_dir() -> Path:
-    """`shared/corpora/vex` next to the repository (CI, /work/main), else /work/shared (worktrees)."""
-    candidates = [REPO / ".." / "shared" / "corpora" / "vex", Path("/work/shared/corpora/vex")]
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate.resolve()
-    pytest.fail(f"the VEX corpus is missing: looked in {', '.join(str(c) for c in candidates)}")
-
-
-def corpus_bytes(relative: str) -> bytes:
-    return (corpus_dir() / relative).read_bytes()
 
 
 def normalized(relative: str) -> Normalized:
