@@ -29,7 +29,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _domain_commands() -> list:
-    return []
+    from pipelines.import_batches import cli as import_batches_cli
+
+    return [import_batches_cli]
 
 
 def build_parser() -> argparse.ArgumentParser:
