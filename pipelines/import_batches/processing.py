@@ -148,18 +148,15 @@ def process_pending_links(conn: Connection, batch: _Batch, creators: ImportCreat
     Without errors the awaiting steps are saved; with errors nothing is (the caller marks the batch).
     """
     registry = creators.registry
+    analyze(conn, objects, links)
     mine_links = links.c.batch_id == batch.pk
-    by_id = objects.alias("by_id")
-    resolve = lambda column: (  # noqa: E731 - one correlated lookup per end
-        sa.select(by_id.c.id)
-        .where(by_id.c.batch_id == links.c.batch_id, by_id.c.pending_object_id == column)
-        .scalar_subquery()
-    )
-    conn.execute(
-        links.update()
-        .where(mine_links)
-        .values(child_object_id=resolve(links.c.object_id), parent_object_id=resolve(links.c.reference_id))
-    )
+    # Links start awaiting here, in the transaction of stages 1 and 2 (an error makes them `error`).
+    for column, end in ((links.c.child_object_id, links.c.object_id), (links.c.parent_object_id, links.c.reference_id)):
+        conn.execute(
+            links.update()
+            .where(mine_links, objects.c.batch_id == batch.pk, objects.c.pending_object_id == end)
+            .values({column: objects.c.id, links.c.status: "awaiting"})
+        )
     errors: list[str] = []
     for column, end, name in (
         (links.c.child_object_id, links.c.object_id, "objectId"),
@@ -179,7 +176,16 @@ def process_pending_links(conn: Connection, batch: _Batch, creators: ImportCreat
     errors += _levels(conn, batch)
     if not errors:
         _save_awaiting_steps(conn, batch)
+        analyze(conn, steps)
     return errors
+
+
+def analyze(conn: Connection, *tables: sa.Table) -> None:
+    """Fresh statistics after a bulk load, so PostgreSQL plans the set-based statements as joins
+    (without them it assumes small tables and loops). SQLite plans well enough without."""
+    if conn.dialect.name == "postgresql":
+        preparer = conn.dialect.identifier_preparer
+        conn.exec_driver_sql("ANALYZE " + ", ".join(preparer.format_table(t) for t in tables))
 
 
 def _check_link_kinds(conn: Connection, batch: _Batch, registry: Registry) -> list[str]:
@@ -306,8 +312,9 @@ def _levels(conn: Connection, batch: _Batch) -> list[str]:
             )
             .exists()
         )
+        # Objects start awaiting with their level, in the transaction of stages 1 and 2.
         updated = conn.execute(
-            objects.update().where(mine, objects.c.level.is_(None), ~held_back).values(level=level)
+            objects.update().where(mine, objects.c.level.is_(None), ~held_back).values(level=level, status="awaiting")
         ).rowcount
         if not updated:
             break
@@ -345,9 +352,10 @@ def _save_awaiting_steps(conn: Connection, batch: _Batch) -> None:
 
 
 def process_pending_objects(conn: Connection, batch: _Batch) -> None:
-    """Stage 2: every object awaits; the waves decide (existing ones complete, ready ones are created)."""
-    conn.execute(objects.update().where(objects.c.batch_id == batch.pk).values(status="awaiting"))
-    conn.execute(links.update().where(links.c.batch_id == batch.pk).values(status="awaiting"))
+    """Stage 2: every object awaits (set with its level in stage 1); the batch is `processing`, and
+    its waves complete the existing objects and create the others, parents first."""
+    conn.execute(batches.update().where(batches.c.id == batch.pk).values(status="processing", updated_at=_now()))
+    batch.status = "processing"
 
 
 def _not_waiting(waiting_column: sa.Column, id_column: sa.Column) -> sa.ColumnElement[bool]:
@@ -382,9 +390,11 @@ def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
         raise ImportBatchError(f"batch {batch.batch_id}: the creators did not create {named}")
     done_objects = sa.select(objects.c.id).where(creating)
     conn.execute(steps.delete().where(steps.c.awaited_object_id.in_(done_objects)))
-    conn.execute(objects.update().where(creating).values(status="complete"))
-
-    ready = sa.and_(mine_links, links.c.status == "awaiting", _not_waiting(steps.c.waiting_link_id, links.c.id))
+    # Only links with an end completed now can have stopped waiting.
+    touched = sa.or_(links.c.child_object_id.in_(done_objects), links.c.parent_object_id.in_(done_objects))
+    ready = sa.and_(
+        mine_links, links.c.status == "awaiting", touched, _not_waiting(steps.c.waiting_link_id, links.c.id)
+    )
     conn.execute(links.update().where(ready).values(status="creating"))
     links_creating = sa.and_(mine_links, links.c.status == "creating")
     to_create = sa.or_(links.c.link_type == "Independent", links.c.separate_dependent_link_create.is_(True))
@@ -392,6 +402,7 @@ def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
         creators.create_links(wave, tag)
     conn.execute(steps.delete().where(steps.c.awaited_link_id.in_(sa.select(links.c.id).where(links_creating))))
     conn.execute(links.update().where(links_creating).values(status="complete"))
+    conn.execute(objects.update().where(creating).values(status="complete"))
 
     remaining = conn.scalar(
         sa.select(sa.func.count()).select_from(steps).where(steps.c.batch_id == batch.pk, steps.c.step == "ImportBatchMain")
@@ -442,10 +453,6 @@ def process_batch(
                 _fail(conn, batch, errors)
             else:
                 process_pending_objects(conn, batch)
-                conn.execute(
-                    batches.update().where(batches.c.id == batch.pk).values(status="processing", updated_at=_now())
-                )
-                batch.status = "processing"
     while batch.status == "processing":
         with database.begin() as conn:
             selected = start_wave(conn, batch)
