@@ -176,7 +176,9 @@ def process_pending_links(conn: Connection, batch: _Batch, creators: ImportCreat
     errors += _levels(conn, batch)
     if not errors:
         _save_awaiting_steps(conn, batch)
-        analyze(conn, steps)
+        # Statistics now say "all awaiting": the wave statements then start from the few `creating`
+        # rows and probe the indexes of the many awaiting ones, instead of the other way round.
+        analyze(conn, objects, links, steps)
     return errors
 
 
@@ -390,18 +392,27 @@ def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
         raise ImportBatchError(f"batch {batch.batch_id}: the creators did not create {named}")
     done_objects = sa.select(objects.c.id).where(creating)
     conn.execute(steps.delete().where(steps.c.awaited_object_id.in_(done_objects)))
-    # Only links with an end completed now can have stopped waiting.
+
+    # A Dependent link (not created separately) completes with its child.
+    with_child = sa.and_(
+        mine_links,
+        links.c.status == "awaiting",
+        links.c.link_type == "Dependent",
+        links.c.separate_dependent_link_create.is_(False),
+        links.c.child_object_id.in_(done_objects),
+    )
+    _complete_links(conn, with_child)
+
+    # The others are created once no step holds them; only links with an end completed now can qualify.
     touched = sa.or_(links.c.child_object_id.in_(done_objects), links.c.parent_object_id.in_(done_objects))
     ready = sa.and_(
         mine_links, links.c.status == "awaiting", touched, _not_waiting(steps.c.waiting_link_id, links.c.id)
     )
     conn.execute(links.update().where(ready).values(status="creating"))
     links_creating = sa.and_(mine_links, links.c.status == "creating")
-    to_create = sa.or_(links.c.link_type == "Independent", links.c.separate_dependent_link_create.is_(True))
-    for (tag,) in conn.execute(sa.select(links.c.link_tag).where(links_creating, to_create).distinct()).all():
+    for (tag,) in conn.execute(sa.select(links.c.link_tag).where(links_creating).distinct()).all():
         creators.create_links(wave, tag)
-    conn.execute(steps.delete().where(steps.c.awaited_link_id.in_(sa.select(links.c.id).where(links_creating))))
-    conn.execute(links.update().where(links_creating).values(status="complete"))
+    _complete_links(conn, links_creating)
     conn.execute(objects.update().where(creating).values(status="complete"))
 
     remaining = conn.scalar(
@@ -414,6 +425,12 @@ def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
     conn.execute(batches.update().where(batches.c.id == batch.pk).values(values))
     batch.waves = wave.number
     return not remaining
+
+
+def _complete_links(conn: Connection, where: sa.ColumnElement[bool]) -> None:
+    """Mark links complete, and the batch no longer awaits them."""
+    conn.execute(steps.delete().where(steps.c.awaited_link_id.in_(sa.select(links.c.id).where(where))))
+    conn.execute(links.update().where(where).values(status="complete"))
 
 
 def _fail(conn: Connection, batch: _Batch, errors: list[str]) -> None:
