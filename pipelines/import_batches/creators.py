@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 import sqlalchemy as sa
+from pydantic import Field
 from sqlalchemy.engine import Connection
 
 from pipelines.import_batches.tables import import_pending_links as links
@@ -104,10 +105,11 @@ class Wave:
     batch_pk: int
     batch_id: str
     number: int
+    created_by_prefix: str = CREATED_BY_PREFIX
 
     @property
     def created_by(self) -> str:
-        return f"{CREATED_BY_PREFIX}:{self.batch_id}"
+        return f"{self.created_by_prefix}:{self.batch_id}"
 
     def creating_objects(self, object_type: str) -> sa.ColumnElement[bool]:
         return sa.and_(
@@ -235,6 +237,14 @@ class ImportCreators(dg.ConfigurableResource):
     a method must create what `wave.creating_objects(type)` (or `creating_links(tag)`) selects,
     idempotently, and set its `target_id`.
     """
+
+    created_by_prefix: str = Field(
+        default=CREATED_BY_PREFIX,
+        description="`created_by` of the rows created: '<prefix>:<batch_id>' (never 'lite-import-script').",
+    )
+
+    def wave(self, conn: Connection, batch_pk: int, batch_id: str, number: int) -> Wave:
+        return Wave(conn, batch_pk, batch_id, number, self.created_by_prefix)
 
     @property
     def registry(self) -> Registry:

@@ -41,7 +41,7 @@ from pipelines.import_batches.batch_files import (
     check_batch_id,
     open_records,
 )
-from pipelines.import_batches.creators import ImportCreators, Registry, Wave
+from pipelines.import_batches.creators import ImportCreators, Registry
 from pipelines.import_batches.errors import ImportBatchError
 from pipelines.import_batches.tables import ITEM_STATUSES
 from pipelines.import_batches.tables import import_awaiting_steps as steps
@@ -377,7 +377,7 @@ def start_wave(conn: Connection, batch: _Batch) -> int:
 
 def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
     """Stage 3 for the `creating` objects: create, complete, release what waited; True if the batch is done."""
-    wave = Wave(conn, batch.pk, batch.batch_id, batch.waves + 1)
+    wave = creators.wave(conn, batch.pk, batch.batch_id, batch.waves + 1)
     mine_objects, mine_links = objects.c.batch_id == batch.pk, links.c.batch_id == batch.pk
     creating = sa.and_(mine_objects, objects.c.status == "creating")
     for (object_type,) in conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from pipelines.import_batches.creators import ImportCreators, Wave
@@ -184,59 +185,58 @@ def assert_nothing_created(database, batch_id: str = "b1") -> None:
     assert rows(database, sa.select(sa.func.count()).select_from(import_awaiting_steps)) == [(0,)]
 
 
-def test_an_invalid_reference_ends_the_batch_in_error_with_nothing_created(database, local_store, put):
+def _one_ci_with(*extra_links: dict) -> tuple[list, list]:
     a, la = ci("a", "ci-a")
-    put("b1", [*catalog_roots(), a], [*la, link("a-x", "ci_parent", "a", "nowhere")])
-
-    state = process_batch(database, local_store, "b1")
-
-    assert state.status == "error"
-    assert state.errors == ["links line 4: referenceId 'nowhere' names no object of the batch"]
-    assert state.objects == {**NOTHING, "error": 4}
-    assert_nothing_created(database)
+    return [*catalog_roots(), a], [*la, *extra_links]
 
 
-def test_a_link_tag_between_the_wrong_types_is_an_error(database, local_store, put):
-    a, la = ci("a", "ci-a")
-    put("b1", [*catalog_roots(), a], [*la, link("svc-cmp", "ci_service", "cmp", "svc")])
-
-    state = process_batch(database, local_store, "b1")
-
-    assert state.status == "error"
-    assert state.errors == [
-        "links line 4: linkTag 'ci_service' is not allowed from a component (child) to a service (parent); "
-        "it links a component_instance child to a service parent"
-    ]
-    assert_nothing_created(database)
-
-
-def test_an_unknown_link_tag_is_an_error_naming_line_and_value(database, local_store, put):
-    a, la = ci("a", "ci-a")
-    put("b1", [*catalog_roots(), a], [*la, link("a-x", "ci_owner", "a", "svc")])
-
-    state = process_batch(database, local_store, "b1")
-
-    assert state.status == "error"
-    assert state.errors == [
-        "links.jsonl line 4: linkTag 'ci_owner' is not a known tag (one of: ci_service, ci_component, "
-        "ci_boundary, ci_parent, ci_responsibility)"
-    ]
-    assert state.object_count == 0
-    assert_nothing_created(database)
-
-
-def test_a_cycle_is_an_error_not_a_hang(database, local_store, put):
+def _two_cis_with(*extra_links: dict) -> tuple[list, list]:
     a, la = ci("a", "ci-a")
     b, lb = ci("b", "ci-b")
-    put("b1", [*catalog_roots(), a, b], [*la, *lb, link("a-b", "ci_parent", "a", "b"), link("b-a", "ci_parent", "b", "a")])
+    return [*catalog_roots(), a, b], [*la, *lb, *extra_links]
+
+
+@pytest.mark.parametrize(
+    ("batch", "errors"),
+    [
+        pytest.param(
+            _one_ci_with(link("a-x", "ci_parent", "a", "nowhere")),
+            ["links line 4: referenceId 'nowhere' names no object of the batch"],
+            id="invalid-reference",
+        ),
+        pytest.param(
+            _one_ci_with(link("svc-cmp", "ci_service", "cmp", "svc")),
+            [
+                "links line 4: linkTag 'ci_service' is not allowed from a component (child) to a service "
+                "(parent); it links a component_instance child to a service parent"
+            ],
+            id="link-tag-between-wrong-types",
+        ),
+        pytest.param(
+            _one_ci_with(link("a-x", "ci_owner", "a", "svc")),
+            [
+                "links.jsonl line 4: linkTag 'ci_owner' is not a known tag (one of: ci_service, ci_component, "
+                "ci_boundary, ci_parent, ci_responsibility)"
+            ],
+            id="unknown-link-tag",
+        ),
+        pytest.param(
+            _two_cis_with(link("a-b", "ci_parent", "a", "b"), link("b-a", "ci_parent", "b", "a")),
+            [
+                "cycle: Dependent links make these objects wait, directly or not, on themselves: "
+                "'a' (objects line 4), 'b' (objects line 5)"
+            ],
+            id="cycle-is-an-error-not-a-hang",
+        ),
+    ],
+)
+def test_a_batch_in_error_lists_its_errors_and_creates_nothing(database, local_store, put, batch, errors):
+    put("b1", *batch)
 
     state = process_batch(database, local_store, "b1")
 
-    assert state.status == "error"
-    assert state.errors == [
-        "cycle: Dependent links make these objects wait, directly or not, on themselves: "
-        "'a' (objects line 4), 'b' (objects line 5)"
-    ]
+    assert (state.status, state.errors) == ("error", errors)
+    assert state.objects["complete"] == 0
     assert_nothing_created(database)
 
 
@@ -281,8 +281,6 @@ def test_invalid_fields_are_listed_with_file_line_field_and_value(database, loca
 
 
 def test_batch_state_of_an_unknown_batch_is_an_error(database):
-    import pytest
-
     from pipelines.import_batches.errors import ImportBatchError
 
     with pytest.raises(ImportBatchError, match=r"^batch 'nope' is unknown: submit it with `pipelines imports submit DIR`$"):
