@@ -150,20 +150,27 @@ def process_pending_links(conn: Connection, batch: _Batch, creators: ImportCreat
     registry = creators.registry
     analyze(conn, objects, links)
     mine_links = links.c.batch_id == batch.pk
+    child, parent = objects.alias("child"), objects.alias("parent")
     # Links start awaiting here, in the transaction of stages 1 and 2 (an error makes them `error`).
-    for column, end in ((links.c.child_object_id, links.c.object_id), (links.c.parent_object_id, links.c.reference_id)):
-        conn.execute(
-            links.update()
-            .where(mine_links, objects.c.batch_id == batch.pk, objects.c.pending_object_id == end)
-            .values({column: objects.c.id, links.c.status: "awaiting"})
+    conn.execute(
+        links.update()
+        .where(
+            mine_links,
+            child.c.batch_id == batch.pk,
+            child.c.pending_object_id == links.c.object_id,
+            parent.c.batch_id == batch.pk,
+            parent.c.pending_object_id == links.c.reference_id,
         )
+        .values(child_object_id=child.c.id, parent_object_id=parent.c.id, status="awaiting")
+    )
     errors: list[str] = []
-    for column, end, name in (
-        (links.c.child_object_id, links.c.object_id, "objectId"),
-        (links.c.parent_object_id, links.c.reference_id, "referenceId"),
-    ):
+    for end, name in ((links.c.object_id, "objectId"), (links.c.reference_id, "referenceId")):
+        named = sa.select(objects.c.id).where(objects.c.batch_id == batch.pk, objects.c.pending_object_id == end)
         unresolved = conn.execute(
-            sa.select(links.c.line, end).where(mine_links, column.is_(None)).order_by(links.c.line).limit(1000)
+            sa.select(links.c.line, end)
+            .where(mine_links, links.c.child_object_id.is_(None), ~named.exists())
+            .order_by(links.c.line)
+            .limit(1000)
         )
         errors += [f"links line {line}: {name} {value!r} names no object of the batch" for line, value in unresolved]
 
@@ -367,7 +374,13 @@ def _not_waiting(waiting_column: sa.Column, id_column: sa.Column) -> sa.ColumnEl
 def start_wave(conn: Connection, batch: _Batch) -> int:
     """Mark the ready objects `creating` (and those a killed run left `creating`); returns how many."""
     number = batch.waves + 1
-    ready = sa.and_(objects.c.status == "awaiting", _not_waiting(steps.c.waiting_object_id, objects.c.id))
+    # An object of level k has a parent of level k - 1, complete at wave k at the soonest: only objects
+    # of level below `number` need the look at their steps.
+    ready = sa.and_(
+        objects.c.status == "awaiting",
+        objects.c.level < number,
+        _not_waiting(steps.c.waiting_object_id, objects.c.id),
+    )
     return conn.execute(
         objects.update()
         .where(objects.c.batch_id == batch.pk, sa.or_(objects.c.status == "creating", ready))
