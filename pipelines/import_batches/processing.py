@@ -371,8 +371,20 @@ def _not_waiting(waiting_column: sa.Column, id_column: sa.Column) -> sa.ColumnEl
     return ~sa.select(steps.c.id).where(waiting_column == id_column).exists()
 
 
+def lock_batch(conn: Connection, batch: _Batch) -> bool:
+    """Lock the batch's row for this transaction (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE
+    already serializes writers) and refresh its status and waves; True while it is processing."""
+    status, waves = conn.execute(
+        sa.select(batches.c.status, batches.c.waves).where(batches.c.id == batch.pk).with_for_update()
+    ).one()
+    batch.status, batch.waves = status, waves
+    return status == "processing"
+
+
 def start_wave(conn: Connection, batch: _Batch) -> int:
     """Mark the ready objects `creating` (and those a killed run left `creating`); returns how many."""
+    if not lock_batch(conn, batch):
+        return 0
     number = batch.waves + 1
     # An object of level k has a parent of level k - 1, complete at wave k at the soonest: only objects
     # of level below `number` need the look at their steps.
@@ -390,6 +402,8 @@ def start_wave(conn: Connection, batch: _Batch) -> int:
 
 def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
     """Stage 3 for the `creating` objects: create, complete, release what waited; True if the batch is done."""
+    if not lock_batch(conn, batch):
+        return True
     wave = creators.wave(conn, batch.pk, batch.batch_id, batch.waves + 1)
     mine_objects, mine_links = objects.c.batch_id == batch.pk, links.c.batch_id == batch.pk
     creating = sa.and_(mine_objects, objects.c.status == "creating")
