@@ -29,7 +29,7 @@ SLOW_RUN = textwrap.dedent(
     class SlowCreators(ImportCreators):
         def component_instance(self, wave):
             super().component_instance(wave)
-            time.sleep(0.6)  # inside the wave's transaction, after its inserts
+            time.sleep(1.5)  # inside the wave's transaction, after its inserts
 
     process_batch(Database(sys.argv[1]), LocalObjectStore(sys.argv[2]), "killed", SlowCreators())
     """
@@ -49,7 +49,7 @@ def test_a_run_killed_half_way_is_resumed_without_creating_anything_twice(pg_dat
         deadline = time.monotonic() + 60
         while waves_done(pg_database) < 3 and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.3)  # now inside wave 4's transaction
+        time.sleep(0.5)  # now inside wave 4's transaction
         process.send_signal(signal.SIGKILL)
     finally:
         process.wait(timeout=30)
