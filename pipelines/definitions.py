@@ -6,9 +6,11 @@ Domains are imported as modules: Dagster loads the one `Definitions` found at mo
 import dagster as dg
 
 from pipelines.core.resources import default_resources
+from pipelines.import_batches import definitions as import_batches
 from pipelines.vex import definitions as vex
 
 defs = dg.Definitions.merge(
     dg.Definitions(resources=default_resources()),
     vex.defs,
+    import_batches.defs,
 )

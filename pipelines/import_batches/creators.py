@@ -1,0 +1,292 @@
+"""What an import batch may hold and who creates it: the registry of object types and link tags, and
+the creators resource (one method per object type and per link tag).
+
+The default creators write the posture catalog. Every method works on a whole wave at once (set-based
+SQL: one INSERT ... SELECT of the wave's pending rows, then one UPDATE that records the created ids),
+so the number of statements grows with the waves and the types in a batch, not with its objects.
+Creation is idempotent by natural key (service name; component, boundary and responsibility slug;
+component instance name; a CI-to-responsibility link by its pair), so a wave that was killed half way is
+simply sent again. Rows created here carry `created_by = 'import-batch:<batch_id>'`; the posture
+aggregate excludes only 'lite-import-script', so imported catalog rows count like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import dagster as dg
+import sqlalchemy as sa
+from pydantic import Field
+from sqlalchemy.engine import Connection
+
+from pipelines.import_batches.tables import import_pending_links as links
+from pipelines.import_batches.tables import import_pending_objects as objects
+from pipelines.posture import tables as catalog
+
+CREATED_BY_PREFIX = "import-batch"
+
+
+@dataclass(frozen=True)
+class ObjectType:
+    """A type of pending object: its target table, natural key, and fields (name -> maximum length)."""
+
+    name: str
+    table: sa.Table
+    key: str
+    fields: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class LinkTag:
+    """An allowed link between a child type and a parent type.
+
+    `column`: the child's column that holds the parent's id (a Dependent link completes with its child,
+    or sets that column itself when `separateDependentLinkCreate`); None for a link that is its own row.
+    """
+
+    name: str
+    child_type: str
+    parent_type: str
+    link_types: tuple[str, ...]
+    column: str | None = None
+    required: bool = False
+    separable: bool = False
+
+
+@dataclass(frozen=True)
+class Registry:
+    object_types: Mapping[str, ObjectType]
+    link_tags: Mapping[str, LinkTag]
+    column_tags: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "column_tags", tuple(t.name for t in self.link_tags.values() if t.column))
+
+    def tags_of_child(self, object_type: str) -> list[LinkTag]:
+        return [t for t in self.link_tags.values() if t.child_type == object_type and t.column]
+
+
+def _types(*types: ObjectType) -> dict[str, ObjectType]:
+    return {t.name: t for t in types}
+
+
+def _tags(*tags: LinkTag) -> dict[str, LinkTag]:
+    return {t.name: t for t in tags}
+
+
+REGISTRY = Registry(
+    object_types=_types(
+        ObjectType("service", catalog.services, "name", {"name": 200}),
+        ObjectType("component", catalog.components, "slug", {"slug": 100, "name": 200}),
+        ObjectType("boundary", catalog.boundaries, "slug", {"slug": 100, "name": 200}),
+        ObjectType("responsibility", catalog.responsibilities, "slug", {"slug": 200, "title": 500}),
+        ObjectType("component_instance", catalog.component_instances, "name", {"name": 400}),
+    ),
+    link_tags=_tags(
+        LinkTag("ci_service", "component_instance", "service", ("Dependent",), "service_id", required=True),
+        LinkTag("ci_component", "component_instance", "component", ("Dependent",), "component_id", required=True),
+        LinkTag("ci_boundary", "component_instance", "boundary", ("Dependent",), "boundary_id", required=True),
+        LinkTag("ci_parent", "component_instance", "component_instance", ("Dependent",), "parent_id", separable=True),
+        LinkTag("ci_responsibility", "component_instance", "responsibility", ("Independent",)),
+    ),
+)
+
+
+@dataclass
+class Wave:
+    """What a creator method gets: the batch, the wave, and the transaction to write in.
+
+    A creator creates every pending object of its type (or link of its tag) of this batch whose status
+    is `creating` and that did not exist before, and records the created ids in `target_id`.
+    """
+
+    conn: Connection
+    batch_pk: int
+    batch_id: str
+    number: int
+    created_by_prefix: str = CREATED_BY_PREFIX
+
+    @property
+    def created_by(self) -> str:
+        return f"{self.created_by_prefix}:{self.batch_id}"
+
+    def creating_objects(self, object_type: str) -> sa.ColumnElement[bool]:
+        return sa.and_(
+            objects.c.batch_id == self.batch_pk,
+            objects.c.status == "creating",
+            objects.c.object_type == object_type,
+            objects.c.existed.is_(False),
+        )
+
+    def creating_links(self, link_tag: str) -> sa.ColumnElement[bool]:
+        return sa.and_(
+            links.c.batch_id == self.batch_pk,
+            links.c.status == "creating",
+            links.c.link_tag == link_tag,
+            sa.or_(links.c.link_type == "Independent", links.c.separate_dependent_link_create.is_(True)),
+        )
+
+
+def _parent_id(object_row: sa.FromClause, tag: LinkTag) -> sa.ScalarSelect:
+    """The target id of an object's parent through a Dependent `tag` link not created separately."""
+    parent = objects.alias("parent")
+    return (
+        sa.select(parent.c.target_id)
+        .select_from(links.join(parent, parent.c.id == links.c.parent_object_id))
+        .where(
+            links.c.child_object_id == object_row.c.id,
+            links.c.link_tag == tag.name,
+            links.c.link_type == "Dependent",
+            links.c.separate_dependent_link_create.is_(False),
+        )
+        .scalar_subquery()
+    )
+
+
+def create_objects(wave: Wave, object_type: ObjectType, registry: Registry = REGISTRY) -> None:
+    """INSERT the wave's objects of one type that are not in the target yet, then record every id."""
+    table = object_type.table
+    key = table.c[object_type.key]
+    mine = wave.creating_objects(object_type.name)
+    columns = {name: objects.c.fields[name].as_string() for name in object_type.fields}
+    for tag in registry.tags_of_child(object_type.name):
+        columns[tag.column] = _parent_id(objects, tag)
+    if "created_by" in table.c:
+        columns["created_by"] = sa.literal(wave.created_by, sa.String)
+    missing = sa.select(*columns.values()).where(mine, ~sa.exists().where(key == objects.c.natural_key))
+    wave.conn.execute(table.insert().from_select(list(columns), missing))
+    record_target_ids(wave.conn, object_type, mine)
+
+
+def record_target_ids(conn: Connection, object_type: ObjectType, where: sa.ColumnElement[bool]) -> int:
+    """Set `target_id` of the selected pending objects from the target row with their natural key."""
+    table = object_type.table
+    found = sa.select(table.c.id).where(table.c[object_type.key] == objects.c.natural_key).scalar_subquery()
+    return conn.execute(objects.update().where(where).values(target_id=found)).rowcount
+
+
+def find_existing(conn: Connection, batch_pk: int, object_type: ObjectType) -> int:
+    """Mark the batch's objects of one type that already exist in the target (`existed`, with their id)."""
+    table = object_type.table
+    key = table.c[object_type.key]
+    found = sa.select(table.c.id).where(key == objects.c.natural_key)
+    statement = (
+        objects.update()
+        .where(objects.c.batch_id == batch_pk, objects.c.object_type == object_type.name, found.exists())
+        .values(target_id=found.scalar_subquery(), existed=True)
+    )
+    return conn.execute(statement).rowcount
+
+
+def _link_ends() -> tuple[sa.FromClause, sa.FromClause, sa.FromClause]:
+    child, parent = objects.alias("child"), objects.alias("parent")
+    joined = links.join(child, child.c.id == links.c.child_object_id).join(
+        parent, parent.c.id == links.c.parent_object_id
+    )
+    return joined, child, parent
+
+
+def set_parent_column(wave: Wave, tag: LinkTag, registry: Registry = REGISTRY) -> None:
+    """A Dependent link created separately: set the child's column to its parent's id."""
+    table = registry.object_types[tag.child_type].table
+    joined, child, parent = _link_ends()
+    mine = wave.creating_links(tag.name)
+    parent_of = (
+        sa.select(parent.c.target_id).select_from(joined).where(mine, child.c.target_id == table.c.id)
+    ).scalar_subquery()
+    children = sa.select(child.c.target_id).select_from(joined).where(mine)
+    wave.conn.execute(table.update().where(table.c.id.in_(children)).values({tag.column: parent_of}))
+    child_id = sa.select(objects.c.target_id).where(objects.c.id == links.c.child_object_id).scalar_subquery()
+    wave.conn.execute(links.update().where(mine).values(target_id=child_id))
+
+
+def create_ci_responsibilities(wave: Wave, tag: LinkTag) -> None:
+    """Independent CI-to-responsibility links: one CIR row per (CI, responsibility), never two."""
+    cir = catalog.component_instance_responsibilities
+    joined, child, parent = _link_ends()
+    mine = wave.creating_links(tag.name)
+    same_pair = sa.and_(cir.c.component_instance_id == child.c.target_id, cir.c.responsibility_id == parent.c.target_id)
+    missing = (
+        sa.select(child.c.target_id, parent.c.target_id, sa.literal(wave.created_by, sa.String))
+        .select_from(joined)
+        .where(mine, ~sa.exists().where(same_pair))
+        .distinct()
+    )
+    wave.conn.execute(
+        cir.insert().from_select(["component_instance_id", "responsibility_id", "created_by"], missing)
+    )
+    child_t, parent_t = objects.alias("c"), objects.alias("p")
+    found = (
+        sa.select(sa.func.min(cir.c.id))
+        .select_from(
+            cir.join(child_t, child_t.c.target_id == cir.c.component_instance_id).join(
+                parent_t, parent_t.c.target_id == cir.c.responsibility_id
+            )
+        )
+        .where(child_t.c.id == links.c.child_object_id, parent_t.c.id == links.c.parent_object_id)
+        .scalar_subquery()
+    )
+    wave.conn.execute(links.update().where(mine).values(target_id=found))
+
+
+class ImportCreators(dg.ConfigurableResource):
+    """Creates the objects and links of import batches: one method per object type and link tag.
+
+    The default writes the posture catalog. Subclass and override a method to send a type elsewhere;
+    a method must create what `wave.creating_objects(type)` (or `creating_links(tag)`) selects,
+    idempotently, and set its `target_id`.
+    """
+
+    created_by_prefix: str = Field(
+        default=CREATED_BY_PREFIX,
+        description="`created_by` of the rows created: '<prefix>:<batch_id>' (never 'lite-import-script').",
+    )
+
+    def wave(self, conn: Connection, batch_pk: int, batch_id: str, number: int) -> Wave:
+        return Wave(conn, batch_pk, batch_id, number, self.created_by_prefix)
+
+    @property
+    def registry(self) -> Registry:
+        return REGISTRY
+
+    def find_existing(self, conn: Connection, batch_pk: int, object_type: str) -> int:
+        return find_existing(conn, batch_pk, self.registry.object_types[object_type])
+
+    def create_objects(self, wave: Wave, object_type: str) -> None:
+        getattr(self, object_type)(wave)
+
+    def create_links(self, wave: Wave, link_tag: str) -> None:
+        getattr(self, link_tag)(wave)
+
+    # Object types.
+    def service(self, wave: Wave) -> None:
+        create_objects(wave, self.registry.object_types["service"])
+
+    def component(self, wave: Wave) -> None:
+        create_objects(wave, self.registry.object_types["component"])
+
+    def boundary(self, wave: Wave) -> None:
+        create_objects(wave, self.registry.object_types["boundary"])
+
+    def responsibility(self, wave: Wave) -> None:
+        create_objects(wave, self.registry.object_types["responsibility"])
+
+    def component_instance(self, wave: Wave) -> None:
+        create_objects(wave, self.registry.object_types["component_instance"])
+
+    # Link tags (a Dependent link that is not separate completes with its child: no call).
+    def ci_service(self, wave: Wave) -> None:
+        set_parent_column(wave, self.registry.link_tags["ci_service"])
+
+    def ci_component(self, wave: Wave) -> None:
+        set_parent_column(wave, self.registry.link_tags["ci_component"])
+
+    def ci_boundary(self, wave: Wave) -> None:
+        set_parent_column(wave, self.registry.link_tags["ci_boundary"])
+
+    def ci_parent(self, wave: Wave) -> None:
+        set_parent_column(wave, self.registry.link_tags["ci_parent"])
+
+    def ci_responsibility(self, wave: Wave) -> None:
+        create_ci_responsibilities(wave, self.registry.link_tags["ci_responsibility"])

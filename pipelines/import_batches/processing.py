@@ -1,0 +1,546 @@
+"""Processing of an import batch, in the seed's three stages, in waves.
+
+0. load: the batch's files are validated as a stream into `import_pending_objects` / `_links`.
+1. `process_pending_links` (ProcessPendingLinks): count, resolve every link's ends, check its tag
+   between the two types, find the objects that already exist, detect Dependent cycles; any error ends
+   the batch in `error` with every error listed and nothing created. Otherwise the awaiting steps are
+   saved as rows.
+2. `process_pending_objects` (ProcessPendingObjects): every object is `awaiting`; the first wave
+   completes the existing ones and creates those no Dependent parent holds back.
+3. `run_wave` (PendingObjectComplete, for a whole wave at once): the ready objects are `creating`
+   (committed), created in bulk by the creators, `complete`; the steps awaiting them are removed;
+   Dependent links complete with their child (or are created when `separateDependentLinkCreate`),
+   Independent links are created once both ends are complete; when the batch awaits nothing it is
+   `complete`. Each wave is committed, so a killed run resumes at its last wave and sends the
+   `creating` objects again (creators are idempotent by natural key).
+
+Every statement works on a set (a batch, a wave, a type): their number grows with levels and types,
+never with objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pipelines.core.database import Database
+from pipelines.core.object_store import ObjectStore
+from pipelines.import_batches.batch_files import (
+    LinkValidator,
+    ObjectValidator,
+    Problems,
+    batch_keys,
+    check_batch_id,
+    open_records,
+)
+from pipelines.import_batches.creators import ImportCreators, Registry
+from pipelines.import_batches.errors import ImportBatchError
+from pipelines.import_batches.tables import ITEM_STATUSES
+from pipelines.import_batches.tables import import_awaiting_steps as steps
+from pipelines.import_batches.tables import import_batches as batches
+from pipelines.import_batches.tables import import_pending_links as links
+from pipelines.import_batches.tables import import_pending_objects as objects
+
+log = logging.getLogger(__name__)
+LISTED = 20  # objects named in one cycle error
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass
+class BatchState:
+    """What `pipelines imports status` prints and the asset reports."""
+
+    batch_id: str
+    status: str
+    object_count: int
+    link_count: int
+    waves: int
+    objects: dict[str, int]
+    links: dict[str, int]
+    existing_objects: int
+    errors: list[str]
+    created_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    seconds: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k != "seconds"}
+        for name in ("created_at", "finished_at"):
+            data[name] = data[name].isoformat() if data[name] else None
+        return data
+
+
+@dataclass
+class _Batch:
+    pk: int
+    batch_id: str
+    status: str
+    waves: int
+
+
+def _get_batch(conn: Connection, batch_id: str) -> _Batch | None:
+    row = conn.execute(
+        sa.select(batches.c.id, batches.c.batch_id, batches.c.status, batches.c.waves).where(
+            batches.c.batch_id == batch_id
+        )
+    ).first()
+    return _Batch(*row) if row else None
+
+
+def load_batch(database: Database, store: ObjectStore, batch_id: str, registry: Registry) -> None:
+    """Validate the batch's files into pending rows (one transaction); invalid files: the batch is `error`."""
+    keys = batch_keys(store, batch_id)
+    problems = Problems()
+    counts: dict[str, int] = {}
+    try:
+        with database.begin() as conn:
+            pk = conn.execute(
+                batches.insert().values(batch_id=batch_id, status="pending", updated_at=_now()).returning(batches.c.id)
+            ).scalar_one()
+            for kind, table, validator in (
+                ("objects", objects, ObjectValidator(registry, problems)),
+                ("links", links, LinkValidator(registry, problems)),
+            ):
+                if kind not in keys:
+                    counts[kind] = 0
+                    continue
+                with open_records(store, keys[kind]) as records:
+                    rows = (
+                        {**row, "batch_id": pk, "status": "pending"}
+                        for record in records
+                        if (row := validator.row(record)) is not None
+                    )
+                    counts[kind] = database.bulk_insert(conn, table, rows)
+            if problems:
+                raise _Rollback
+            conn.execute(
+                batches.update()
+                .where(batches.c.id == pk)
+                .values(object_count=counts["objects"], link_count=counts["links"])
+            )
+    except _Rollback:
+        with database.begin() as conn:
+            conn.execute(
+                batches.insert().values(
+                    batch_id=batch_id, status="error", errors=problems.listed(), updated_at=_now(), finished_at=_now()
+                )
+            )
+
+
+class _Rollback(Exception):
+    pass
+
+
+def process_pending_links(conn: Connection, batch: _Batch, creators: ImportCreators) -> list[str]:
+    """Stage 1: resolve and check every link, find existing objects, detect cycles; returns the errors.
+
+    Without errors the awaiting steps are saved; with errors nothing is (the caller marks the batch).
+    """
+    registry = creators.registry
+    analyze(conn, objects, links)
+    mine_links = links.c.batch_id == batch.pk
+    child, parent = objects.alias("child"), objects.alias("parent")
+    # Links start awaiting here, in the transaction of stages 1 and 2 (an error makes them `error`).
+    conn.execute(
+        links.update()
+        .where(
+            mine_links,
+            child.c.batch_id == batch.pk,
+            child.c.pending_object_id == links.c.object_id,
+            parent.c.batch_id == batch.pk,
+            parent.c.pending_object_id == links.c.reference_id,
+        )
+        .values(child_object_id=child.c.id, parent_object_id=parent.c.id, status="awaiting")
+    )
+    errors: list[str] = []
+    for end, name in ((links.c.object_id, "objectId"), (links.c.reference_id, "referenceId")):
+        named = sa.select(objects.c.id).where(objects.c.batch_id == batch.pk, objects.c.pending_object_id == end)
+        unresolved = conn.execute(
+            sa.select(links.c.line, end)
+            .where(mine_links, links.c.child_object_id.is_(None), ~named.exists())
+            .order_by(links.c.line)
+            .limit(1000)
+        )
+        errors += [f"links line {line}: {name} {value!r} names no object of the batch" for line, value in unresolved]
+
+    types = [t for (t,) in conn.execute(sa.select(objects.c.object_type).where(objects.c.batch_id == batch.pk).distinct())]
+    for object_type in sorted(types):
+        creators.find_existing(conn, batch.pk, object_type)
+
+    errors += _check_link_kinds(conn, batch, registry)
+    errors += _check_parents(conn, batch, registry)
+    errors += _levels(conn, batch)
+    if not errors:
+        _save_awaiting_steps(conn, batch)
+        # Statistics now say "all awaiting": the wave statements then start from the few `creating`
+        # rows and probe the indexes of the many awaiting ones, instead of the other way round.
+        analyze(conn, objects, links, steps)
+    return errors
+
+
+def analyze(conn: Connection, *tables: sa.Table) -> None:
+    """Fresh statistics after a bulk load, so PostgreSQL plans the set-based statements as joins
+    (without them it assumes small tables and loops). SQLite plans well enough without."""
+    if conn.dialect.name == "postgresql":
+        preparer = conn.dialect.identifier_preparer
+        conn.exec_driver_sql("ANALYZE " + ", ".join(preparer.format_table(t) for t in tables))
+
+
+def _check_link_kinds(conn: Connection, batch: _Batch, registry: Registry) -> list[str]:
+    """Each (tag, child type, parent type, link type, separate) combination once, against the registry."""
+    child, parent = objects.alias("child"), objects.alias("parent")
+    combos = conn.execute(
+        sa.select(
+            links.c.link_tag,
+            child.c.object_type,
+            parent.c.object_type,
+            links.c.link_type,
+            links.c.separate_dependent_link_create,
+            sa.func.min(links.c.line),
+            sa.func.count(),
+        )
+        .select_from(
+            links.join(child, child.c.id == links.c.child_object_id).join(parent, parent.c.id == links.c.parent_object_id)
+        )
+        .where(links.c.batch_id == batch.pk)
+        .group_by(
+            links.c.link_tag,
+            child.c.object_type,
+            parent.c.object_type,
+            links.c.link_type,
+            links.c.separate_dependent_link_create,
+        )
+        .order_by(sa.func.min(links.c.line))
+    )
+    errors = []
+    for tag_name, child_type, parent_type, link_type, separate, line, count in combos:
+        tag = registry.link_tags[tag_name]
+        where = f"links line {line}" + (f" (and {count - 1} more)" if count > 1 else "")
+        if (child_type, parent_type) != (tag.child_type, tag.parent_type):
+            errors.append(
+                f"{where}: linkTag {tag_name!r} is not allowed from a {child_type} (child) to a {parent_type} "
+                f"(parent); it links a {tag.child_type} child to a {tag.parent_type} parent"
+            )
+        elif link_type not in tag.link_types:
+            errors.append(f"{where}: linkTag {tag_name!r} must be {' or '.join(tag.link_types)}, not {link_type!r}")
+        elif separate and not (link_type == "Dependent" and tag.separable):
+            errors.append(
+                f"{where}: separateDependentLinkCreate true is not allowed for a {link_type} {tag_name!r} link"
+            )
+    return errors
+
+
+def _check_parents(conn: Connection, batch: _Batch, registry: Registry) -> list[str]:
+    """New objects have their required parents (once each); existing ones take no Dependent link
+    unless it is created separately (the seed: 'if separateDependentLinkCreate false and child exist')."""
+    errors = []
+    child = objects.alias("child")
+    dependent_on_existing = conn.execute(
+        sa.select(links.c.line, links.c.object_id, child.c.object_type)
+        .select_from(links.join(child, child.c.id == links.c.child_object_id))
+        .where(
+            links.c.batch_id == batch.pk,
+            links.c.link_type == "Dependent",
+            links.c.separate_dependent_link_create.is_(False),
+            child.c.existed.is_(True),
+        )
+        .order_by(links.c.line)
+        .limit(1000)
+    )
+    errors += [
+        f"links line {line}: objectId {child_id!r} already exists as a {object_type}; a Dependent link to an "
+        "existing object needs separateDependentLinkCreate true"
+        for line, child_id, object_type in dependent_on_existing
+    ]
+    for tag in registry.link_tags.values():
+        if not tag.required:
+            continue
+        has_link = (
+            sa.select(links.c.id)
+            .where(links.c.child_object_id == objects.c.id, links.c.link_tag == tag.name)
+            .exists()
+        )
+        lacking = conn.execute(
+            sa.select(objects.c.line, objects.c.pending_object_id)
+            .where(
+                objects.c.batch_id == batch.pk,
+                objects.c.object_type == tag.child_type,
+                objects.c.existed.is_(False),
+                ~has_link,
+            )
+            .order_by(objects.c.line)
+            .limit(1000)
+        )
+        errors += [
+            f"objects line {line}: {tag.child_type} {pending_id!r} has no {tag.name!r} link (required to create it)"
+            for line, pending_id in lacking
+        ]
+    repeated = conn.execute(
+        sa.select(sa.func.min(links.c.line), links.c.object_id, links.c.link_tag, sa.func.count())
+        .where(links.c.batch_id == batch.pk, links.c.link_tag.in_(registry.column_tags))
+        .group_by(links.c.child_object_id, links.c.object_id, links.c.link_tag)
+        .having(sa.func.count() > 1)
+        .order_by(sa.func.min(links.c.line))
+        .limit(1000)
+    )
+    errors += [
+        f"links line {line}: objectId {child_id!r} has {count} {tag!r} links; it takes one"
+        for line, child_id, tag, count in repeated
+    ]
+    return errors
+
+
+def _levels(conn: Connection, batch: _Batch) -> list[str]:
+    """Level of each object (0: no Dependent parent; n: parents below n), one UPDATE per level.
+
+    Objects left without a level wait, directly or not, on themselves: a cycle, reported as an error
+    before anything is created (the waves would otherwise stop with objects still awaiting).
+    """
+    parent = objects.alias("parent")
+    mine = objects.c.batch_id == batch.pk
+    level = 0
+    while True:
+        held_back = (
+            sa.select(links.c.id)
+            .select_from(links.join(parent, parent.c.id == links.c.parent_object_id))
+            .where(
+                links.c.child_object_id == objects.c.id,
+                links.c.link_type == "Dependent",
+                sa.or_(parent.c.level.is_(None), parent.c.level == level),
+            )
+            .exists()
+        )
+        # Objects start awaiting with their level, in the transaction of stages 1 and 2.
+        updated = conn.execute(
+            objects.update().where(mine, objects.c.level.is_(None), ~held_back).values(level=level, status="awaiting")
+        ).rowcount
+        if not updated:
+            break
+        level += 1
+    stuck = conn.execute(
+        sa.select(objects.c.line, objects.c.pending_object_id)
+        .where(mine, objects.c.level.is_(None))
+        .order_by(objects.c.line)
+        .limit(LISTED + 1)
+    ).all()
+    if not stuck:
+        return []
+    named = ", ".join(f"{pid!r} (objects line {line})" for line, pid in stuck[:LISTED])
+    more = " and more" if len(stuck) > LISTED else ""
+    return [f"cycle: Dependent links make these objects wait, directly or not, on themselves: {named}{more}"]
+
+
+def _save_awaiting_steps(conn: Connection, batch: _Batch) -> None:
+    """The seed's awaitingMultipleSteps, as rows, each set in one INSERT ... SELECT."""
+    mine = links.c.batch_id == batch.pk
+    columns = ["batch_id", "step", "waiting_object_id", "waiting_link_id", "awaited_object_id", "awaited_link_id"]
+    pk, none = sa.literal(batch.pk, sa.BigInteger), sa.null()
+
+    def save(step: str, select_columns: tuple, where: sa.ColumnElement[bool], source: sa.Table = links) -> None:
+        select = sa.select(pk, sa.literal(step, sa.String), *select_columns).select_from(source).where(where)
+        conn.execute(steps.insert().from_select(columns, select))
+
+    dependent, independent = links.c.link_type == "Dependent", links.c.link_type == "Independent"
+    save("DependentPendingObject", (links.c.child_object_id, none, links.c.parent_object_id, none), mine & dependent)
+    save("DependentPendingLink", (none, links.c.id, links.c.child_object_id, none), mine & dependent)
+    save("IndependentPendingLink", (none, links.c.id, links.c.child_object_id, none), mine & independent)
+    save("IndependentPendingLink", (none, links.c.id, links.c.parent_object_id, none), mine & independent)
+    save("ImportBatchMain", (none, none, objects.c.id, none), objects.c.batch_id == batch.pk, objects)
+    save("ImportBatchMain", (none, none, none, links.c.id), mine)
+
+
+def process_pending_objects(conn: Connection, batch: _Batch) -> None:
+    """Stage 2: every object awaits (set with its level in stage 1); the batch is `processing`, and
+    its waves complete the existing objects and create the others, parents first."""
+    conn.execute(batches.update().where(batches.c.id == batch.pk).values(status="processing", updated_at=_now()))
+    batch.status = "processing"
+
+
+def _not_waiting(waiting_column: sa.Column, id_column: sa.Column) -> sa.ColumnElement[bool]:
+    return ~sa.select(steps.c.id).where(waiting_column == id_column).exists()
+
+
+def lock_batch(conn: Connection, batch: _Batch) -> bool:
+    """Lock the batch's row for this transaction (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE
+    already serializes writers) and refresh its status and waves; True while it is processing."""
+    status, waves = conn.execute(
+        sa.select(batches.c.status, batches.c.waves).where(batches.c.id == batch.pk).with_for_update()
+    ).one()
+    batch.status, batch.waves = status, waves
+    return status == "processing"
+
+
+def start_wave(conn: Connection, batch: _Batch) -> int:
+    """Mark the ready objects `creating` (and those a killed run left `creating`); returns how many."""
+    if not lock_batch(conn, batch):
+        return 0
+    number = batch.waves + 1
+    # An object of level k has a parent of level k - 1, complete at wave k at the soonest: only objects
+    # of level below `number` need the look at their steps.
+    ready = sa.and_(
+        objects.c.status == "awaiting",
+        objects.c.level < number,
+        _not_waiting(steps.c.waiting_object_id, objects.c.id),
+    )
+    return conn.execute(
+        objects.update()
+        .where(objects.c.batch_id == batch.pk, sa.or_(objects.c.status == "creating", ready))
+        .values(status="creating", wave=number)
+    ).rowcount
+
+
+def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
+    """Stage 3 for the `creating` objects: create, complete, release what waited; True if the batch is done."""
+    if not lock_batch(conn, batch):
+        return True
+    wave = creators.wave(conn, batch.pk, batch.batch_id, batch.waves + 1)
+    mine_objects, mine_links = objects.c.batch_id == batch.pk, links.c.batch_id == batch.pk
+    creating = sa.and_(mine_objects, objects.c.status == "creating")
+    for (object_type,) in conn.execute(
+        sa.select(objects.c.object_type).where(creating, objects.c.existed.is_(False)).distinct()
+    ).all():
+        creators.create_objects(wave, object_type)
+    uncreated = conn.execute(
+        sa.select(objects.c.line, objects.c.pending_object_id).where(creating, objects.c.target_id.is_(None)).limit(5)
+    ).all()
+    if uncreated:
+        named = ", ".join(f"{pid!r} (objects line {line})" for line, pid in uncreated)
+        raise ImportBatchError(f"batch {batch.batch_id}: the creators did not create {named}")
+    done_objects = sa.select(objects.c.id).where(creating)
+    conn.execute(steps.delete().where(steps.c.awaited_object_id.in_(done_objects)))
+
+    # A Dependent link (not created separately) completes with its child.
+    with_child = sa.and_(
+        mine_links,
+        links.c.status == "awaiting",
+        links.c.link_type == "Dependent",
+        links.c.separate_dependent_link_create.is_(False),
+        links.c.child_object_id.in_(done_objects),
+    )
+    _complete_links(conn, with_child)
+
+    # The others are created once no step holds them; only links with an end completed now can qualify.
+    touched = sa.or_(links.c.child_object_id.in_(done_objects), links.c.parent_object_id.in_(done_objects))
+    ready = sa.and_(
+        mine_links, links.c.status == "awaiting", touched, _not_waiting(steps.c.waiting_link_id, links.c.id)
+    )
+    conn.execute(links.update().where(ready).values(status="creating"))
+    links_creating = sa.and_(mine_links, links.c.status == "creating")
+    for (tag,) in conn.execute(sa.select(links.c.link_tag).where(links_creating).distinct()).all():
+        creators.create_links(wave, tag)
+    _complete_links(conn, links_creating)
+    conn.execute(objects.update().where(creating).values(status="complete"))
+
+    remaining = conn.scalar(
+        sa.select(sa.func.count()).select_from(steps).where(steps.c.batch_id == batch.pk, steps.c.step == "ImportBatchMain")
+    )
+    now = _now()
+    values: dict[str, Any] = {"waves": wave.number, "updated_at": now}
+    if not remaining:
+        values.update(status="complete", finished_at=now)
+    conn.execute(batches.update().where(batches.c.id == batch.pk).values(values))
+    batch.waves = wave.number
+    return not remaining
+
+
+def _complete_links(conn: Connection, where: sa.ColumnElement[bool]) -> None:
+    """Mark links complete, and the batch no longer awaits them."""
+    conn.execute(steps.delete().where(steps.c.awaited_link_id.in_(sa.select(links.c.id).where(where))))
+    conn.execute(links.update().where(where).values(status="complete"))
+
+
+def _fail(conn: Connection, batch: _Batch, errors: list[str]) -> None:
+    now = _now()
+    conn.execute(steps.delete().where(steps.c.batch_id == batch.pk))
+    conn.execute(objects.update().where(objects.c.batch_id == batch.pk).values(status="error"))
+    conn.execute(links.update().where(links.c.batch_id == batch.pk).values(status="error"))
+    conn.execute(
+        batches.update()
+        .where(batches.c.id == batch.pk)
+        .values(status="error", errors=errors, updated_at=now, finished_at=now)
+    )
+
+
+def process_batch(
+    database: Database,
+    store: ObjectStore,
+    batch_id: str,
+    creators: ImportCreators | None = None,
+    *,
+    on_wave: Callable[[int, int], None] | None = None,
+) -> BatchState:
+    """Load (first time), then run the batch to `complete` or `error`; resumes where a run stopped."""
+    started = time.monotonic()
+    creators = creators or ImportCreators()
+    check_batch_id(batch_id)
+    with database.begin() as conn:
+        batch = _get_batch(conn, batch_id)
+    if batch is None:
+        load_batch(database, store, batch_id, creators.registry)
+    with database.begin() as conn:
+        batch = _get_batch(conn, batch_id)
+        assert batch is not None
+        if batch.status == "pending":
+            errors = process_pending_links(conn, batch, creators)
+            if errors:
+                _fail(conn, batch, errors)
+            else:
+                process_pending_objects(conn, batch)
+    while batch.status == "processing":
+        with database.begin() as conn:
+            selected = start_wave(conn, batch)
+        with database.begin() as conn:
+            done = run_wave(conn, batch, creators)
+        log.info("batch %s wave %d: %d objects", batch_id, batch.waves, selected)
+        if on_wave is not None:
+            on_wave(batch.waves, selected)
+        if done:
+            break
+        if not selected:
+            with database.begin() as conn:
+                _fail(conn, batch, [f"batch {batch_id}: objects still await parents that never complete"])
+            break
+    state = batch_state(database, batch_id)
+    state.seconds = time.monotonic() - started
+    return state
+
+
+def batch_state(database: Database, batch_id: str) -> BatchState:
+    """The batch's status, counts per status of its objects and links, and its errors."""
+    with database.begin() as conn:
+        row = conn.execute(sa.select(batches).where(batches.c.batch_id == check_batch_id(batch_id))).first()
+        if row is None:
+            raise ImportBatchError(f"batch {batch_id!r} is unknown: submit it with `pipelines imports submit DIR`")
+        per_status = {}
+        for name, table in (("objects", objects), ("links", links)):
+            counted = Counter(
+                dict(conn.execute(sa.select(table.c.status, sa.func.count()).where(table.c.batch_id == row.id).group_by(table.c.status)).all())
+            )
+            per_status[name] = {status: counted.get(status, 0) for status in ITEM_STATUSES}
+        existing = conn.scalar(
+            sa.select(sa.func.count()).where(objects.c.batch_id == row.id, objects.c.existed.is_(True))
+        )
+    return BatchState(
+        batch_id=row.batch_id,
+        status=row.status,
+        object_count=row.object_count,
+        link_count=row.link_count,
+        waves=row.waves,
+        objects=per_status["objects"],
+        links=per_status["links"],
+        existing_objects=existing or 0,
+        errors=list(row.errors or []),
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+    )

@@ -1,0 +1,47 @@
+"""`pipelines imports submit | run | status` end to end on the embedded default."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import main
+from pipelines.import_batches.cli import submit_batch
+from pipelines.import_batches.errors import ImportBatchError
+
+from .conftest import catalog_roots, ci, put_batch
+
+
+def write_folder(folder: Path) -> Path:
+    from pipelines.core.object_store import LocalObjectStore
+
+    a, la = ci("a", "ci-a")
+    put_batch(LocalObjectStore(folder), "x", [*catalog_roots(), a], la)
+    return folder / "imports" / "inbox" / "x"
+
+
+def test_submit_then_run_then_status(tmp_path, capsys):
+    folder = write_folder(tmp_path / "src")
+
+    assert main(["imports", "submit", str(folder), "--batch-id", "cli-1"]) == 0
+    assert capsys.readouterr().out == "cli-1\n"
+    assert main(["imports", "run", "cli-1"]) == 0
+    capsys.readouterr()
+    assert main(["imports", "status", "cli-1"]) == 0
+    state = json.loads(capsys.readouterr().out)
+    assert (state["status"], state["objects"]["complete"], state["links"]["complete"]) == ("complete", 4, 3)
+
+
+def test_submit_refuses_a_folder_without_objects_and_a_batch_already_there(tmp_path, local_store, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["imports", "submit", str(tmp_path / "empty")]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / 'empty'}: no objects.jsonl or objects.csv\n"
+    folder = write_folder(tmp_path / "src")
+    assert submit_batch(local_store, folder, "b1") == "b1"
+    with pytest.raises(ImportBatchError, match=r"^batch b1 is already in the inbox \(imports/inbox/b1/\)$"):
+        submit_batch(local_store, folder, "b1")
+
+
+def test_status_of_an_unknown_batch_is_one_line(capsys):
+    assert main(["imports", "status", "nope"]) == 2
+    assert capsys.readouterr().err == "error: batch 'nope' is unknown: submit it with `pipelines imports submit DIR`\n"

@@ -1,0 +1,287 @@
+"""The seed's three stages on both backends: creation in dependency order, in waves, and the errors."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from pipelines.import_batches.creators import ImportCreators, Wave
+from pipelines.import_batches.processing import batch_state, process_batch
+from pipelines.import_batches.tables import import_awaiting_steps, import_pending_links, import_pending_objects
+from pipelines.posture.tables import (
+    component_instance_responsibilities as cir,
+)
+from pipelines.posture.tables import component_instances as cis
+from pipelines.posture.tables import responsibilities, services
+
+from .conftest import catalog_roots, ci, link, obj, rows
+
+NOTHING = {"pending": 0, "awaiting": 0, "creating": 0, "complete": 0, "error": 0}
+
+
+def waves_of(database, batch_id: str = "b1") -> dict[str, int]:
+    return dict(rows(database, sa.select(import_pending_objects.c.pending_object_id, import_pending_objects.c.wave)))
+
+
+def ci_rows(database) -> list[tuple]:
+    p = cis.alias("p")
+    return rows(
+        database,
+        sa.select(cis.c.name, p.c.name, cis.c.created_by)
+        .select_from(cis.outerjoin(p, p.c.id == cis.c.parent_id))
+        .order_by(cis.c.name),
+    )
+
+
+def test_a_three_level_chain_is_created_parent_first_one_wave_per_level(database, local_store, put):
+    a, la = ci("a", "ci-a")
+    b, lb = ci("b", "ci-b")
+    c, lc = ci("c", "ci-c")
+    put("b1", [c, b, a, *catalog_roots()], [*lc, *lb, *la, link("c-b", "ci_parent", "c", "b"), link("b-a", "ci_parent", "b", "a")])
+
+    state = process_batch(database, local_store, "b1")
+
+    assert (state.status, state.waves, state.errors) == ("complete", 4, [])
+    assert state.objects == {**NOTHING, "complete": 6}
+    assert state.links == {**NOTHING, "complete": 11}
+    assert waves_of(database) == {"svc": 1, "cmp": 1, "bnd": 1, "a": 2, "b": 3, "c": 4}
+    assert ci_rows(database) == [
+        ("ci-a", None, "import-batch:b1"),
+        ("ci-b", "ci-a", "import-batch:b1"),
+        ("ci-c", "ci-b", "import-batch:b1"),
+    ]
+    assert rows(database, sa.select(sa.func.count()).select_from(import_awaiting_steps)) == [(0,)]
+
+
+def test_a_child_with_two_dependent_parents_waits_for_both_and_gets_both_ids(database, local_store, put):
+    parent, lp = ci("parent", "ci-parent")
+    child, lc = ci("child", "ci-child")
+    put("b1", [*catalog_roots(), parent, child], [*lp, *lc, link("child-parent", "ci_parent", "child", "parent")])
+
+    state = process_batch(database, local_store, "b1")
+
+    assert state.status == "complete"
+    assert waves_of(database) == {"svc": 1, "cmp": 1, "bnd": 1, "parent": 2, "child": 3}
+    child_row = rows(
+        database,
+        sa.select(services.c.name, cis.c.parent_id == sa.select(cis.c.id).where(cis.c.name == "ci-parent").scalar_subquery())
+        .select_from(cis.join(services, services.c.id == cis.c.service_id))
+        .where(cis.c.name == "ci-child"),
+    )
+    assert child_row == [("payments", True)]
+
+
+def test_independent_links_are_created_once_both_ends_are_complete(database, local_store, put):
+    a, la = ci("a", "ci-a")
+    b, lb = ci("b", "ci-b")
+    responsibility = obj("r", "responsibility", slug="enc", title="Encrypt at rest")
+    put(
+        "b1",
+        [*catalog_roots(), a, b, responsibility],
+        [
+            *la,
+            *lb,
+            link("b-a", "ci_parent", "b", "a"),
+            link("a-r", "ci_responsibility", "a", "r", "Independent"),
+            link("b-r", "ci_responsibility", "b", "r", "Independent"),
+        ],
+    )
+
+    state = process_batch(database, local_store, "b1")
+
+    assert (state.status, state.waves) == ("complete", 3)
+    got = rows(
+        database,
+        sa.select(cis.c.name, responsibilities.c.slug, cir.c.created_by)
+        .select_from(cir.join(cis, cis.c.id == cir.c.component_instance_id).join(responsibilities, responsibilities.c.id == cir.c.responsibility_id))
+        .order_by(cis.c.name),
+    )
+    assert got == [("ci-a", "enc", "import-batch:b1"), ("ci-b", "enc", "import-batch:b1")]
+    link_targets = rows(
+        database,
+        sa.select(import_pending_links.c.pending_link_id, import_pending_links.c.target_id.is_not(None))
+        .where(import_pending_links.c.link_type == "Independent")
+        .order_by(import_pending_links.c.pending_link_id),
+    )
+    assert link_targets == [("a-r", True), ("b-r", True)]
+
+
+def test_an_object_that_already_exists_is_complete_at_once_with_its_id(database, local_store, put):
+    with database.begin() as conn:
+        existing_id = conn.execute(services.insert().values(name="payments").returning(services.c.id)).scalar_one()
+    a, la = ci("a", "ci-a")
+    put("b1", [*catalog_roots(), a], la)
+
+    state = process_batch(database, local_store, "b1")
+
+    assert (state.status, state.existing_objects) == ("complete", 1)
+    assert rows(database, sa.select(services.c.id, services.c.name)) == [(existing_id, "payments")]
+    assert rows(
+        database,
+        sa.select(import_pending_objects.c.existed, import_pending_objects.c.target_id).where(
+            import_pending_objects.c.pending_object_id == "svc"
+        ),
+    ) == [(True, existing_id)]
+    assert rows(database, sa.select(cis.c.service_id)) == [(existing_id,)]
+
+
+class RecordingCreators(ImportCreators):
+    """The default creators, noting which link tags they were asked to create."""
+
+    def ci_parent(self, wave: Wave) -> None:
+        calls.append(("ci_parent", wave.number))
+        super().ci_parent(wave)
+
+
+calls: list[tuple[str, int]] = []
+
+
+def test_separate_dependent_link_create_sets_the_parent_after_the_child_is_created(database, local_store, put):
+    calls.clear()
+    a, la = ci("a", "ci-a")
+    b, lb = ci("b", "ci-b")
+    put("b1", [*catalog_roots(), a, b], [*la, *lb, link("b-a", "ci_parent", "b", "a", separate=True)])
+
+    state = process_batch(database, local_store, "b1", RecordingCreators())
+
+    assert state.status == "complete"
+    assert calls == [("ci_parent", 3)]
+    assert ci_rows(database) == [("ci-a", None, "import-batch:b1"), ("ci-b", "ci-a", "import-batch:b1")]
+
+
+def test_separate_dependent_link_attaches_a_new_parent_to_an_existing_child(database, local_store, put):
+    a, la = ci("a", "ci-a")
+    put("b0", [*catalog_roots(), a], la)
+    assert process_batch(database, local_store, "b0").status == "complete"
+    root, lr = ci("root", "ci-root")
+    again = obj("a", "component_instance", name="ci-a")
+    put("b1", [*catalog_roots(), root, again], [*lr, link("a-root", "ci_parent", "a", "root", separate=True)])
+
+    state = process_batch(database, local_store, "b1")
+
+    assert (state.status, state.existing_objects) == ("complete", 4)
+    assert ci_rows(database) == [("ci-a", "ci-root", "import-batch:b0"), ("ci-root", None, "import-batch:b1")]
+
+
+def test_a_dependent_link_to_an_existing_child_needs_a_separate_create(database, local_store, put):
+    a, la = ci("a", "ci-a")
+    put("b0", [*catalog_roots(), a], la)
+    process_batch(database, local_store, "b0")
+    root, lr = ci("root", "ci-root")
+    put("b1", [*catalog_roots(), root, obj("a", "component_instance", name="ci-a")], [*lr, link("a-root", "ci_parent", "a", "root")])
+
+    state = process_batch(database, local_store, "b1")
+
+    assert state.status == "error"
+    assert state.errors == [
+        "links line 4: objectId 'a' already exists as a component_instance; a Dependent link to an existing "
+        "object needs separateDependentLinkCreate true"
+    ]
+
+
+def assert_nothing_created(database, batch_id: str = "b1") -> None:
+    assert rows(database, sa.select(sa.func.count()).select_from(services)) == [(0,)]
+    assert rows(database, sa.select(sa.func.count()).select_from(cis)) == [(0,)]
+    assert rows(database, sa.select(sa.func.count()).select_from(import_awaiting_steps)) == [(0,)]
+
+
+def _one_ci_with(*extra_links: dict) -> tuple[list, list]:
+    a, la = ci("a", "ci-a")
+    return [*catalog_roots(), a], [*la, *extra_links]
+
+
+def _two_cis_with(*extra_links: dict) -> tuple[list, list]:
+    a, la = ci("a", "ci-a")
+    b, lb = ci("b", "ci-b")
+    return [*catalog_roots(), a, b], [*la, *lb, *extra_links]
+
+
+@pytest.mark.parametrize(
+    ("batch", "errors"),
+    [
+        pytest.param(
+            _one_ci_with(link("a-x", "ci_parent", "a", "nowhere")),
+            ["links line 4: referenceId 'nowhere' names no object of the batch"],
+            id="invalid-reference",
+        ),
+        pytest.param(
+            _one_ci_with(link("svc-cmp", "ci_service", "cmp", "svc")),
+            [
+                "links line 4: linkTag 'ci_service' is not allowed from a component (child) to a service "
+                "(parent); it links a component_instance child to a service parent"
+            ],
+            id="link-tag-between-wrong-types",
+        ),
+        pytest.param(
+            _one_ci_with(link("a-x", "ci_owner", "a", "svc")),
+            [
+                "links.jsonl line 4: linkTag 'ci_owner' is not a known tag (one of: ci_service, ci_component, "
+                "ci_boundary, ci_parent, ci_responsibility)"
+            ],
+            id="unknown-link-tag",
+        ),
+        pytest.param(
+            _two_cis_with(link("a-b", "ci_parent", "a", "b"), link("b-a", "ci_parent", "b", "a")),
+            [
+                "cycle: Dependent links make these objects wait, directly or not, on themselves: "
+                "'a' (objects line 4), 'b' (objects line 5)"
+            ],
+            id="cycle-is-an-error-not-a-hang",
+        ),
+    ],
+)
+def test_a_batch_in_error_lists_its_errors_and_creates_nothing(database, local_store, put, batch, errors):
+    put("b1", *batch)
+
+    state = process_batch(database, local_store, "b1")
+
+    assert (state.status, state.errors) == ("error", errors)
+    assert state.objects["complete"] == 0
+    assert_nothing_created(database)
+
+
+def test_csv_files_are_read_like_json_lines(database, local_store, put):
+    a, la = ci("a", "ci-a")
+    put("b1", [*catalog_roots(), a], [*la, link("a-x", "ci_parent", "a", "a", separate=False)], fmt="csv")
+    b, lb = ci("b", "ci-b")
+    put("b2", [*catalog_roots(), b], lb, fmt="csv")
+
+    assert process_batch(database, local_store, "b1").errors == [
+        "cycle: Dependent links make these objects wait, directly or not, on themselves: 'a' (objects line 5)"
+    ]
+    assert process_batch(database, local_store, "b2").status == "complete"
+    assert ci_rows(database) == [("ci-b", None, "import-batch:b2")]
+
+
+def test_invalid_fields_are_listed_with_file_line_field_and_value(database, local_store, put):
+    put(
+        "b1",
+        [
+            obj("svc", "service", name="payments"),
+            obj("svc", "service", name="billing"),
+            obj("x", "servce", name="x"),
+            obj("cmp", "component", slug="api"),
+            {"pendingObjectId": "r", "objectType": "responsibility", "slug": "a", "title": "A", "owner": "me"},
+        ],
+        [{**link("l1", "ci_service", "a", "svc"), "linkType": "Strong"}],
+    )
+
+    state = process_batch(database, local_store, "b1")
+
+    assert state.status == "error"
+    assert state.errors == [
+        "objects.jsonl line 2: pendingObjectId 'svc' repeats line 1",
+        "objects.jsonl line 3: objectType 'servce' is not a known type (one of: service, component, boundary, "
+        "responsibility, component_instance)",
+        "objects.jsonl line 4: name is missing",
+        "objects.jsonl line 5: field 'owner' (value 'me') is not a field of responsibility (expected: "
+        "objectType, pendingObjectId, slug, title)",
+        "links.jsonl line 1: linkType 'Strong' is not Dependent or Independent",
+    ]
+
+
+def test_batch_state_of_an_unknown_batch_is_an_error(database):
+    from pipelines.import_batches.errors import ImportBatchError
+
+    with pytest.raises(ImportBatchError, match=r"^batch 'nope' is unknown: submit it with `pipelines imports submit DIR`$"):
+        batch_state(database, "nope")
