@@ -1,0 +1,32 @@
+"""The jobs and schedules: the daily export shortly after midnight UTC for the day before, the hourly
+export a few minutes past each hour for the hour before."""
+
+import dagster as dg
+
+from pipelines.study_exports.assets import (
+    DAILY_PARTITIONS,
+    HOURLY_PARTITIONS,
+    study_exports_daily,
+    study_exports_hourly,
+    study_exports_on_request,
+)
+
+study_exports_daily_job = dg.define_asset_job(
+    "study_exports_daily_job", selection=[study_exports_daily], partitions_def=DAILY_PARTITIONS
+)
+study_exports_hourly_job = dg.define_asset_job(
+    "study_exports_hourly_job", selection=[study_exports_hourly], partitions_def=HOURLY_PARTITIONS
+)
+study_exports_instant_job = dg.define_asset_job(
+    "study_exports_instant_job",
+    selection=[study_exports_on_request],
+    description="An INSTANT export up to now (set studyWhitelist), or any export request; re-drives run here.",
+)
+
+# The schedule of a partitioned job runs for the last complete partition: at 00:15 UTC, the day before.
+study_exports_daily_schedule = dg.build_schedule_from_partitioned_job(
+    study_exports_daily_job, name="study_exports_daily_schedule", hour_of_day=0, minute_of_hour=15
+)
+study_exports_hourly_schedule = dg.build_schedule_from_partitioned_job(
+    study_exports_hourly_job, name="study_exports_hourly_schedule", minute_of_hour=5
+)
