@@ -29,7 +29,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _domain_commands() -> list:
-    return []
+    from pipelines.study_exports import cli as study_exports_cli
+
+    return [study_exports_cli]
 
 
 def build_parser() -> argparse.ArgumentParser:
