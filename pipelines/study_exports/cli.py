@@ -61,10 +61,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _export(message: dict[str, Any]) -> int:
+    from pipelines.core.resources import DatabaseResource
     from pipelines.core.runner import cli_instance, run_assets
     from pipelines.definitions import defs
+    from pipelines.study_exports.export import resolve_studies
 
-    request = ExportRequest.parse(message)  # a bad request stops here, before any run
+    # A bad request (a field, or a study that does not exist) stops here, before any run starts.
+    request = ExportRequest.parse(message)
+    resolve_studies(DatabaseResource().get_database(), request)
     result = run_assets(
         defs,
         ["study_exports_on_request"],

@@ -107,7 +107,7 @@ def run_export(
     now = (now or dt.datetime.now(UTC)).astimezone(UTC)
     if request.recordOverride is None and request.endDateTime is None:
         request = request.with_end(now - clock_skew)
-    study_ids = _resolve_studies(database, request)
+    study_ids = resolve_studies(database, request)
     override_ids = _read_override(store, request.recordOverride) if request.recordOverride else None
     if request.uses_watermark:
         ensure_export_time_rows(database, study_ids)
@@ -140,7 +140,7 @@ def run_export(
     return result
 
 
-def _resolve_studies(database: Database, request: ExportRequest) -> list[str]:
+def resolve_studies(database: Database, request: ExportRequest) -> list[str]:
     """The whitelist (every id must exist), else every study."""
     with database.begin() as conn:
         if request.studyWhitelist is None:
