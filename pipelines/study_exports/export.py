@@ -246,13 +246,13 @@ class _CsvWriter:
     def write_groups(self, rows: Iterable[sa.Row], prefix: str) -> None:
         for (study_id, schema_key), group in itertools.groupby(rows, key=lambda r: (r[1], r[2])):
             key = f"{prefix}/{_segment(study_id)}/{_segment(schema_key)}.csv"
-            written = self._write_file(key, group)
+            written = self._write_file(key, group, study_id, schema_key)
             if written:
                 self.result.keys.append(key)
                 self.result.counts.setdefault(study_id, {})[schema_key] = written
                 self.result.records += written
 
-    def _write_file(self, key: str, group: Iterator[sa.Row]) -> int:
+    def _write_file(self, key: str, group: Iterator[sa.Row], study_id: str, schema_key: str) -> int:
         good = self._valid(group)
         first = next(good, None)
         if first is None:
@@ -262,8 +262,9 @@ class _CsvWriter:
             with self.store.open_write(key) as raw:
                 out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
                 out.write(rfc4180.format_row(CSV_HEADER))
+                lines = _csv_lines(study_id, schema_key)
                 for batch in _batched(itertools.chain((first,), good), _BATCH):
-                    out.write("".join(map(rfc4180.format_row, batch)))
+                    out.write(lines(batch))
                     ids.extend(row[0] for row in batch)
                 out.flush()
                 out.detach()
@@ -289,6 +290,21 @@ class _CsvWriter:
                 self.store.delete(key)
             except Exception as exc:  # noqa: BLE001 - best effort: the export already failed
                 self.logger.warning(f"cannot remove {key} of a failed export: {exc}")
+
+
+def _csv_lines(study_id: str, schema_key: str) -> Any:
+    """`rfc4180.format_row` of (record_id, study_id, schema_key, uploaded_on, data) for many rows at
+    once: the two group columns are formatted once, `data` is already JSON text, `uploaded_on` is
+    aware (TZDateTime), so each row costs two field quotings instead of five generic values."""
+    field = rfc4180.format_field
+    middle = f",{field(study_id)},{field(schema_key)},"
+
+    def lines(rows: Sequence[sa.Row]) -> str:
+        return "".join(
+            f"{field(row[0])}{middle}{row[3].isoformat()},{field(row[4])}{rfc4180.CRLF}" for row in rows
+        )
+
+    return lines
 
 
 def _queue_redrives(
