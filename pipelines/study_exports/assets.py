@@ -128,46 +128,46 @@ def export_metadata(results: list[ExportResult], seconds: float) -> dict[str, dg
     }
 
 
-@dg.asset(
-    group_name=GROUP,
-    kinds=_KINDS,
-    partitions_def=DAILY_PARTITIONS,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=POOL,
-)
-def study_exports_daily(
-    context: dg.AssetExecutionContext,
-    config: WindowExportConfig,
-    database: DatabaseResource,
-    object_store: ObjectStoreResource,
-    study_exports: StudyExportsResource,
-) -> dg.MaterializeResult:
-    """Daily record export (exportType DAILY): per study, records from its last_export_date_time (or
-    the partition's start) to the partition's end, one CSV per study and schema; backfills re-export."""
-    return _export_partitions(
-        context, ExportType.DAILY, DAILY_PARTITIONS, config, database, object_store, study_exports
+def _window_export_asset(
+    name: str, export_type: ExportType, partitions_def: dg.TimeWindowPartitionsDefinition, description: str
+) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=name,
+        description=description,
+        group_name=GROUP,
+        kinds=_KINDS,
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=POOL,
     )
+    def _export(
+        context: dg.AssetExecutionContext,
+        config: WindowExportConfig,
+        database: DatabaseResource,
+        object_store: ObjectStoreResource,
+        study_exports: StudyExportsResource,
+    ) -> dg.MaterializeResult:
+        return _export_partitions(
+            context, export_type, partitions_def, config, database, object_store, study_exports
+        )
+
+    return _export
 
 
-@dg.asset(
-    group_name=GROUP,
-    kinds=_KINDS,
-    partitions_def=HOURLY_PARTITIONS,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=POOL,
+study_exports_daily = _window_export_asset(
+    "study_exports_daily",
+    ExportType.DAILY,
+    DAILY_PARTITIONS,
+    "Daily record export (exportType DAILY): per study, records from its last_export_date_time (or the "
+    "partition's start) to the partition's end, one CSV per study and schema; backfills re-export.",
 )
-def study_exports_hourly(
-    context: dg.AssetExecutionContext,
-    config: WindowExportConfig,
-    database: DatabaseResource,
-    object_store: ObjectStoreResource,
-    study_exports: StudyExportsResource,
-) -> dg.MaterializeResult:
-    """Hourly record export (exportType HOURLY): per study, records from its last_export_date_time (or
-    the partition's start) to the partition's end; backfills re-export."""
-    return _export_partitions(
-        context, ExportType.HOURLY, HOURLY_PARTITIONS, config, database, object_store, study_exports
-    )
+study_exports_hourly = _window_export_asset(
+    "study_exports_hourly",
+    ExportType.HOURLY,
+    HOURLY_PARTITIONS,
+    "Hourly record export (exportType HOURLY): per study, records from its last_export_date_time (or the "
+    "partition's start) to the partition's end, one CSV per study and schema; backfills re-export.",
+)
 
 
 @dg.asset(group_name=GROUP, kinds=_KINDS, pool=POOL)
