@@ -8,6 +8,7 @@ with `ignore_last_export_time` re-export: they ignore and keep the watermarks.
 
 import datetime as dt
 import time
+import warnings
 
 import dagster as dg
 from pydantic import Field
@@ -129,6 +130,15 @@ def export_metadata(results: list[ExportResult], seconds: float) -> dict[str, dg
 
 
 def _window_export_asset(
+    name: str, export_type: ExportType, partitions_def: dg.TimeWindowPartitionsDefinition, description: str
+) -> dg.AssetsDefinition:
+    # backfill_policy is still marked beta; the warning would print on every load of the code location.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return _window_export_asset_definition(name, export_type, partitions_def, description)
+
+
+def _window_export_asset_definition(
     name: str, export_type: ExportType, partitions_def: dg.TimeWindowPartitionsDefinition, description: str
 ) -> dg.AssetsDefinition:
     @dg.asset(
