@@ -24,8 +24,9 @@ def export_resources(resources):
     return {**resources, "study_exports": StudyExportsResource()}
 
 
-def metadata_of(result, asset="study_exports_daily"):
-    [event] = [e for e in result.get_asset_materialization_events()][:1]
+def metadata_of(result):
+    """The metadata of the run's (first) materialization."""
+    event = result.get_asset_materialization_events()[0]
     return {k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()}
 
 

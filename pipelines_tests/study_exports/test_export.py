@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import sqlalchemy as sa
 
 from pipelines.study_exports.errors import StudyExportError
 from pipelines.study_exports.export import run_export
@@ -283,8 +284,6 @@ def test_a_missing_override_file_is_named(seeded, local_store):
 
 def test_the_export_log_records_request_counts_and_keys(seeded, local_store):
     result = export(seeded, local_store, exportType="DAILY", endDateTime=DAILY_END, studyWhitelist=["s2"], tag="t")
-    import sqlalchemy as sa
-
     with seeded.begin() as conn:
         row = conn.execute(sa.select(study_export_log)).one()
     assert (row.export_type, row.tag, row.record_count, row.counts) == ("DAILY", "t", 2, {"s2": {"walk": 2}})
