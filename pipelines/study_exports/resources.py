@@ -22,7 +22,8 @@ class StudyExportsResource(dg.ConfigurableResource):
     region_name: str | None = Field(default=None, description="AWS region; unset: AWS_REGION / AWS_DEFAULT_REGION.")
     max_attempts: int = Field(default=5, description="Retries of each SQS call.")
     visibility_timeout_seconds: int = Field(
-        default=30, description="How long a received message stays hidden before the sensor sees it again."
+        default=120,
+        description="How long a received message stays hidden: its run is requested, and a later tick deletes it.",
     )
     max_redrive_count: int = Field(
         default=DEFAULT_MAX_REDRIVES, description="Re-drives of a failed record before it is listed as dead."
