@@ -3,9 +3,9 @@
 import dagster as dg
 
 from pipelines.core.resources import default_resources
-from pipelines.study_exports.definitions import defs as study_exports_defs
+from pipelines.study_exports import definitions as study_exports_definitions
 
 defs = dg.Definitions.merge(
     dg.Definitions(resources=default_resources()),
-    study_exports_defs,
+    study_exports_definitions.defs,
 )

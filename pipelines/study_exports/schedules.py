@@ -1,4 +1,4 @@
-"""The jobs and schedules: the daily export shortly after midnight UTC for the day before, the hourly
+"""The jobs and schedules: the daily export at 01:00 UTC for the day before, the hourly
 export a few minutes past each hour for the hour before."""
 
 import dagster as dg
@@ -23,9 +23,10 @@ study_exports_instant_job = dg.define_asset_job(
     description="An INSTANT export up to now (set studyWhitelist), or any export request; re-drives run here.",
 )
 
-# The schedule of a partitioned job runs for the last complete partition: at 00:15 UTC, the day before.
+# The schedule of a partitioned job runs for the last complete partition: at 01:00 UTC, the day before
+# (an hour after midnight, so that uploads still arriving for the day are in).
 study_exports_daily_schedule = dg.build_schedule_from_partitioned_job(
-    study_exports_daily_job, name="study_exports_daily_schedule", hour_of_day=0, minute_of_hour=15
+    study_exports_daily_job, name="study_exports_daily_schedule", hour_of_day=1, minute_of_hour=0
 )
 study_exports_hourly_schedule = dg.build_schedule_from_partitioned_job(
     study_exports_hourly_job, name="study_exports_hourly_schedule", minute_of_hour=5

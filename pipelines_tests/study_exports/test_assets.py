@@ -78,10 +78,10 @@ def test_the_instant_job_exports_a_whitelisted_study_up_to_the_end(database, res
 
 def test_the_daily_schedule_runs_the_day_before_after_midnight_utc():
     schedule = code_location.get_schedule_def("study_exports_daily_schedule")
-    context = dg.build_schedule_context(scheduled_execution_time=at("10-05 00:15").replace(year=2024, month=1))
+    context = dg.build_schedule_context(scheduled_execution_time=at("10-05 01:00").replace(year=2024, month=1))
     [request] = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2024-01-04"
-    assert schedule.cron_schedule == "15 0 * * *"
+    assert schedule.cron_schedule == "0 1 * * *"
 
 
 def test_the_hourly_schedule_runs_the_hour_before():
