@@ -277,6 +277,13 @@ def test_a_whitelist_naming_an_unknown_study_exports_nothing(seeded, local_store
     assert list(local_store.list()) == []
 
 
+def test_a_watermark_export_ending_in_the_future_is_refused(seeded, local_store):
+    request = ExportRequest.parse({"exportType": "HOURLY", "endDateTime": "2016-10-03T12:00:00Z"})
+    with pytest.raises(StudyExportError, match="endDateTime: 2016-10-03T12:00:00Z is later than now minus the clock"):
+        run_export(seeded, local_store, request, now=at("10-03 12:00"))
+    assert read_export_times(seeded) == {}
+
+
 def test_a_missing_override_file_is_named(seeded, local_store):
     with pytest.raises(StudyExportError, match="recordOverride: no object 'nope.txt'"):
         export(seeded, local_store, exportType="DAILY", recordOverride="nope.txt")
