@@ -7,10 +7,12 @@ import dagster as dg
 
 from pipelines.core.resources import default_resources
 from pipelines.import_batches import definitions as import_batches
+from pipelines.study_exports import definitions as study_exports
 from pipelines.vex import definitions as vex
 
 defs = dg.Definitions.merge(
     dg.Definitions(resources=default_resources()),
+    study_exports.defs,
     vex.defs,
     import_batches.defs,
 )

@@ -218,7 +218,8 @@ class Database:
         self, conn: Connection, statement: sa.Executable, batch_size: int = 5000
     ) -> Iterator[Sequence[sa.Row]]:
         """Read a large result in batches (a server-side cursor on PostgreSQL)."""
-        result = conn.execution_options(yield_per=batch_size).execute(statement)
+        # Per statement: Connection.execution_options() would change `conn` itself for good.
+        result = conn.execute(statement, execution_options={"yield_per": batch_size})
         yield from result.partitions()
 
 

@@ -58,6 +58,11 @@ PIPELINES_REDRIVE_QUEUE_URL = Setting(
     "SQS queue URL of study-export re-drive messages. Unset: JSON files under `redrive/inbox/` "
     "in the object store.",
 )
+PIPELINES_SQS_ENDPOINT_URL = Setting(
+    "PIPELINES_SQS_ENDPOINT_URL",
+    None,
+    "SQS endpoint of the re-drive queue (moto, LocalStack). Unset: AWS.",
+)
 
 ALL_SETTINGS: tuple[Setting, ...] = (
     PIPELINES_HOME,
@@ -67,6 +72,7 @@ ALL_SETTINGS: tuple[Setting, ...] = (
     PIPELINES_S3_ENDPOINT_URL,
     PIPELINES_S3_REGION,
     PIPELINES_REDRIVE_QUEUE_URL,
+    PIPELINES_SQS_ENDPOINT_URL,
 )
 
 

@@ -1,0 +1,176 @@
+"""Study exports on PostgreSQL: records/s and peak memory of an export, against `COPY ... TO STDOUT WITH
+CSV` of the same rows, and a 30-partition single-run backfill against a plain loop over the same windows.
+
+    .venv/bin/python benchmarks/study_exports.py --records 1000000 --studies 100
+
+Records are spread evenly over the 30 days 2024-01-01..30 in a fresh schema of the server at
+PIPELINES_TEST_POSTGRES_URL (dropped at the end); files go to a temporary local object store.
+The export measured is one DAILY re-export (ignoreLastExportTime) of the whole 30-day window, so it
+covers every record; the backfill runs `study_exports_daily` over the 30 partitions in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import resource
+import shutil
+import tempfile
+import time
+import uuid
+import warnings
+
+import dagster as dg
+import psycopg
+import sqlalchemy as sa
+
+from pipelines.core.database import Database
+from pipelines.core.object_store import LocalObjectStore
+from pipelines.core.resources import DatabaseResource, ObjectStoreResource
+from pipelines.study_exports.assets import study_exports_daily
+from pipelines.study_exports.export import run_export
+from pipelines.study_exports.request import ExportRequest
+from pipelines.study_exports.resources import StudyExportsResource
+from pipelines.study_exports.tables import records, studies
+
+UTC = dt.timezone.utc
+START = dt.datetime(2024, 1, 1, tzinfo=UTC)
+DAYS = 30
+SCHEMAS = ("survey", "walk", "heart_rate", "sleep")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _load(database: Database, total: int, study_count: int) -> float:
+    rng = random.Random(7)
+    study_ids = [f"study-{n:03d}" for n in range(study_count)]
+    seconds = DAYS * 24 * 3600
+
+    def rows():
+        for n in range(total):
+            uploaded_on = START + dt.timedelta(seconds=(n * seconds) // total)
+            data = {"value": rng.randint(0, 10_000), "answer": rng.choice(["yes", "no", "a, \"quoted\" one"])}
+            yield (f"rec-{n:08d}", study_ids[n % study_count], uploaded_on, SCHEMAS[(n // study_count) % len(SCHEMAS)], data)
+
+    started = time.monotonic()
+    with database.begin() as conn:
+        conn.execute(studies.insert(), [{"study_id": s, "name": s} for s in study_ids])
+        database.bulk_insert(
+            conn, records, rows(), columns=["record_id", "study_id", "uploaded_on", "schema_key", "data"]
+        )
+    with database.begin() as conn:
+        conn.execute(sa.text("ANALYZE records"))
+    return time.monotonic() - started
+
+
+def _copy_csv(conninfo: str, schema: str, path: str, ordered: bool) -> float:
+    order = " ORDER BY study_id, schema_key, uploaded_on, record_id" if ordered else ""
+    sql = (
+        "COPY (SELECT record_id, study_id, schema_key, uploaded_on, data FROM records "
+        f"WHERE uploaded_on >= %s AND uploaded_on < %s{order}) TO STDOUT WITH CSV"
+    )
+    end = START + dt.timedelta(days=DAYS)
+    started = time.monotonic()
+    with psycopg.connect(conninfo, options=f"-csearch_path={schema}") as conn, conn.cursor() as cursor:
+        with open(path, "wb") as out, cursor.copy(sql, (START, end)) as copy:
+            for chunk in copy:
+                out.write(chunk)
+    return time.monotonic() - started
+
+
+def _window_request(start: dt.datetime, end: dt.datetime) -> ExportRequest:
+    return ExportRequest.parse(
+        {
+            "exportType": "DAILY",
+            "startDateTime": start.isoformat(),
+            "endDateTime": end.isoformat(),
+            "ignoreLastExportTime": True,
+        }
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--studies", type=int, default=100)
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+
+    server = os.environ.get("PIPELINES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    schema = f"bench_exports_{uuid.uuid4().hex[:8]}"
+    admin = Database(server)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = sa.make_url(server).update_query_dict({"options": f"-csearch_path={schema}"})
+    url_text = url.render_as_string(hide_password=False)
+    conninfo = sa.make_url(server).set(drivername="postgresql").render_as_string(hide_password=False)
+    workdir = tempfile.mkdtemp(prefix="bench-exports-")
+    try:
+        database = Database(url_text)
+        database.upgrade()
+        load_s = _load(database, args.records, args.studies)
+        print(f"loaded {args.records:,} records over {args.studies} studies in {load_s:.1f} s")
+
+        copy_plain_s = _copy_csv(conninfo, schema, os.path.join(workdir, "copy.csv"), ordered=False)
+        copy_ordered_s = _copy_csv(conninfo, schema, os.path.join(workdir, "copy-ordered.csv"), ordered=True)
+
+        rss_before = _peak_rss_mb()
+        store = LocalObjectStore(os.path.join(workdir, "objects"))
+        started, cpu_started = time.monotonic(), time.process_time()
+        result = run_export(database, store, _window_request(START, START + dt.timedelta(days=DAYS)))
+        export_s, export_cpu_s = time.monotonic() - started, time.process_time() - cpu_started
+        rss_after = _peak_rss_mb()
+        assert result.records == args.records, (result.records, args.records)
+        export_bytes = sum(i.size for i in store.list("study_exports/"))
+        copy_bytes = os.path.getsize(os.path.join(workdir, "copy.csv"))
+
+        print(f"\nexport of {result.records:,} records into {len(result.keys)} CSV files")
+        print(f"  run_export:                  {export_s:7.2f} s  {result.records / export_s:>12,.0f} records/s")
+        print(f"  of which CPU of this process: {export_cpu_s:6.2f} s (the rest: waiting on PostgreSQL and files)")
+        print(f"  COPY ... TO STDOUT WITH CSV: {copy_plain_s:7.2f} s  ratio {export_s / copy_plain_s:.2f}x (goal <= 1.5x)")
+        print(f"  COPY, same ORDER BY:         {copy_ordered_s:7.2f} s  ratio {export_s / copy_ordered_s:.2f}x")
+        print(f"  bytes written: export {export_bytes:,} (with headers), COPY {copy_bytes:,}")
+        print(f"  peak RSS: {rss_after:.0f} MB after the export ({rss_after - rss_before:+.0f} MB during it)")
+
+        windows = [(START + dt.timedelta(days=d), START + dt.timedelta(days=d + 1)) for d in range(DAYS)]
+        loop_store = LocalObjectStore(os.path.join(workdir, "loop"))
+        started = time.monotonic()
+        loop_records = sum(run_export(database, loop_store, _window_request(s, e)).records for s, e in windows)
+        loop_s = time.monotonic() - started
+
+        started = time.monotonic()
+        outcome = dg.materialize(
+            [study_exports_daily],
+            instance=dg.DagsterInstance.ephemeral(),
+            resources={
+                "database": DatabaseResource(url=url_text),
+                "object_store": ObjectStoreResource(root=os.path.join(workdir, "backfill")),
+                "study_exports": StudyExportsResource(),
+            },
+            tags={
+                "dagster/asset_partition_range_start": windows[0][0].strftime("%Y-%m-%d"),
+                "dagster/asset_partition_range_end": windows[-1][0].strftime("%Y-%m-%d"),
+                "dagster/backfill": "benchmark",
+            },
+        )
+        backfill_s = time.monotonic() - started
+        [event] = outcome.get_asset_materialization_events()[:1]
+        backfill_records = event.step_materialization_data.materialization.metadata["records_exported"].value
+        assert backfill_records == loop_records == args.records, (backfill_records, loop_records)
+
+        print(f"\n{DAYS}-partition backfill of {backfill_records:,} records")
+        print(f"  plain Python loop over {DAYS} windows: {loop_s:7.2f} s")
+        print(f"  single-run backfill (dg.materialize): {backfill_s:7.2f} s  ratio {backfill_s / loop_s:.2f}x (goal <= 1.2x)")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        Database(url_text).dispose()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,379 @@
+"""One export: every entry point (daily / hourly / instant assets, re-drives, the CLI) calls `run_export`.
+
+Per study, the window is `[start, endDateTime)`: start is the study's `last_export_date_time` when it
+has one and the request does not ignore it, else the request's `startDateTime`, else the start its
+type gives (DAILY: end - 1 day, HOURLY: end - 1 hour, INSTANT: start of the end's day, UTC).
+
+Everything happens in one transaction that holds the studies' watermark rows locked (PostgreSQL
+`SELECT ... FOR UPDATE`; SQLite's write lock): the records stream from a server-side cursor into one
+RFC 4180 CSV per (study, schema_key); then the watermarks move to `endDateTime` (never backwards,
+never for a request that ignores them or overrides the records) and an export log row is written.
+If anything raises, the transaction rolls back: no watermark moves, and the files already written
+are removed, so the next run of any type covers the gap.
+
+A record that cannot be exported (its `data` is not a JSON object, or its file could not be written)
+does not fail the others: its id goes to a re-drive list in the object store and a re-drive message
+(`redriveCount` + 1, tag `redrive export; original: ...`) is queued, up to `max_redrives`; past it the
+records are dead and listed in the result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import itertools
+import logging
+import time
+import urllib.parse
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pipelines.core import rfc4180
+from pipelines.core.database import Database, Progress
+from pipelines.core.object_store import ObjectNotFoundError, ObjectStore
+from pipelines.study_exports.errors import StudyExportError
+from pipelines.study_exports.redrive import RECORD_LISTS, RedriveChannel, StoreInbox
+from pipelines.study_exports.request import UTC, ExportRequest, ExportType, window_start
+from pipelines.study_exports.tables import records, studies, study_export_log
+from pipelines.study_exports.watermarks import advance_export_times, ensure_export_time_rows, lock_export_times
+
+log = logging.getLogger(__name__)
+
+CSV_HEADER = ("record_id", "study_id", "schema_key", "uploaded_on", "data")
+DEFAULT_MAX_REDRIVES = 2
+DEFAULT_CLOCK_SKEW = dt.timedelta(minutes=1)
+# A re-drive list holds at most this many record ids (one message each), so that an override
+# query stays within every backend's limit of bound parameters.
+MAX_OVERRIDE_RECORDS = 10_000
+_BATCH = 5_000
+_STUDIES_PER_QUERY = 1_000
+
+
+@dataclass
+class ExportResult:
+    export_id: str
+    export_type: str
+    tag: str | None
+    records: int = 0
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    windows: dict[str, tuple[str, str] | None] = field(default_factory=dict)
+    keys: list[str] = field(default_factory=list)
+    failed_record_ids: list[str] = field(default_factory=list)
+    redrive_keys: list[str] = field(default_factory=list)
+    redrive_message_ids: list[str] = field(default_factory=list)
+    dead_record_ids: list[str] = field(default_factory=list)
+    watermarks_moved: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary (what the CLI prints and the assets show)."""
+        return {
+            "export_id": self.export_id,
+            "export_type": self.export_type,
+            "tag": self.tag,
+            "records": self.records,
+            "files": len(self.keys),
+            "studies": len(self.windows),
+            "counts": self.counts,
+            "windows": {k: list(v) if v else None for k, v in self.windows.items()},
+            "keys": self.keys,
+            "redriven": 0 if self.dead_record_ids else len(self.failed_record_ids),
+            "redrive_keys": self.redrive_keys,
+            "redrive_message_ids": self.redrive_message_ids,
+            "dead_record_ids": self.dead_record_ids,
+            "watermarks_moved": self.watermarks_moved,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def run_export(
+    database: Database,
+    store: ObjectStore,
+    request: ExportRequest,
+    *,
+    channel: RedriveChannel | None = None,
+    max_redrives: int = DEFAULT_MAX_REDRIVES,
+    clock_skew: dt.timedelta = DEFAULT_CLOCK_SKEW,
+    now: dt.datetime | None = None,
+    logger: Any = None,
+) -> ExportResult:
+    """Export what `request` asks for; see the module docstring for the rules."""
+    started = time.monotonic()
+    logger = logger or log
+    now = (now or dt.datetime.now(UTC)).astimezone(UTC)
+    if request.recordOverride is None and request.endDateTime is None:
+        request = request.with_end(now - clock_skew)
+    if request.uses_watermark and request.endDateTime > now - clock_skew:  # type: ignore[operator]
+        # A watermark in the future would skip the records still to be uploaded before it.
+        raise StudyExportError(
+            f"endDateTime: {_iso(request.endDateTime)} is later than now minus the clock skew "  # type: ignore[arg-type]
+            f"({_iso(now - clock_skew)}); an export that moves last_export_date_time must end in the past"
+        )
+    study_ids = resolve_studies(database, request)
+    override_ids = _read_override(store, request.recordOverride) if request.recordOverride else None
+    if request.uses_watermark:
+        ensure_export_time_rows(database, study_ids)
+
+    result = ExportResult(export_id=str(uuid.uuid4()), export_type=str(request.exportType), tag=request.tag)
+    writer = _CsvWriter(store, result, logger)
+    try:
+        with database.begin() as conn:
+            watermarks = lock_export_times(database, conn, study_ids) if request.uses_watermark else {}
+            if override_ids is not None:
+                prefix = f"study_exports/{request.exportType.lower()}/override-{result.export_id}"
+                writer.write_groups(_override_rows(database, conn, override_ids, request.studyWhitelist), prefix)
+                result.windows = {s: None for s in study_ids}
+            else:
+                _export_windows(database, conn, request, study_ids, watermarks, writer, logger)
+            _queue_redrives(store, channel or StoreInbox(store), request, result, max_redrives)
+            if request.uses_watermark:
+                result.watermarks_moved = advance_export_times(
+                    conn, {s: request.endDateTime for s in study_ids}  # type: ignore[misc]
+                )
+            result.seconds = time.monotonic() - started
+            _write_log(conn, request, result, now)
+    except BaseException:
+        writer.remove_written()
+        raise
+    logger.info(
+        f"export {result.export_id}: {result.records} records in {len(result.keys)} files, "
+        f"{len(result.failed_record_ids)} failed, {result.seconds:.2f} s"
+    )
+    return result
+
+
+def resolve_studies(database: Database, request: ExportRequest) -> list[str]:
+    """The whitelist (every id must exist), else every study."""
+    with database.begin() as conn:
+        if request.studyWhitelist is None:
+            return list(conn.scalars(sa.select(studies.c.study_id).order_by(studies.c.study_id)))
+        found = set(
+            conn.scalars(sa.select(studies.c.study_id).where(studies.c.study_id.in_(request.studyWhitelist)))
+        )
+    missing = [s for s in request.studyWhitelist if s not in found]
+    if missing:
+        raise StudyExportError(
+            f"studyWhitelist: unknown study id(s) {', '.join(map(repr, missing))}; list only existing studies"
+        )
+    return sorted(request.studyWhitelist)
+
+
+def _read_override(store: ObjectStore, key: str) -> list[str]:
+    """The record ids of a record-override file: one id per line."""
+    try:
+        with store.open_read(key) as raw:
+            ids = [line.strip() for line in io.TextIOWrapper(raw, encoding="utf-8") if line.strip()]
+    except ObjectNotFoundError:
+        raise StudyExportError(f"recordOverride: no object {key!r} in {store.describe()}") from None
+    except UnicodeDecodeError:
+        raise StudyExportError(f"recordOverride: {key!r} is not UTF-8 text with one record id per line") from None
+    if len(ids) > MAX_OVERRIDE_RECORDS:
+        raise StudyExportError(
+            f"recordOverride: {key!r} lists {len(ids)} record ids, more than {MAX_OVERRIDE_RECORDS}; split it"
+        )
+    return list(dict.fromkeys(ids))
+
+
+def _columns() -> list[sa.ColumnElement]:
+    # `data` as its JSON text: no decode / re-encode per record, the same text COPY would write.
+    return [
+        records.c.record_id,
+        records.c.study_id,
+        records.c.schema_key,
+        records.c.uploaded_on,
+        sa.cast(records.c.data, sa.Text).label("data"),
+    ]
+
+
+def _export_windows(
+    database: Database,
+    conn: Connection,
+    request: ExportRequest,
+    study_ids: Sequence[str],
+    watermarks: dict[str, dt.datetime | None],
+    writer: _CsvWriter,
+    logger: Any,
+) -> None:
+    end = request.endDateTime
+    assert end is not None
+    # Studies whose windows start together are read by one query (usually all of them: their
+    # watermarks are the previous run's end), one table scan instead of one index walk per study.
+    by_start: dict[dt.datetime, list[str]] = {}
+    for study_id in study_ids:
+        start = study_window_start(request, watermarks.get(study_id))
+        if start >= end:
+            # The end is before the watermark: nothing new for this study, and the watermark stays.
+            writer.result.windows[study_id] = None
+        else:
+            writer.result.windows[study_id] = (_iso(start), _iso(end))
+            by_start.setdefault(start, []).append(study_id)
+    progress = Progress("studies exported", len(study_ids), logger=logger)
+    for start, starting in sorted(by_start.items()):
+        prefix = f"study_exports/{request.exportType.lower()}/{_stamp(start)}--{_stamp(end)}"
+        for chunk in _batched(starting, _STUDIES_PER_QUERY):
+            query = (
+                sa.select(*_columns())
+                .where(records.c.study_id.in_(chunk))
+                .where(records.c.uploaded_on >= start, records.c.uploaded_on < end)
+                .order_by(records.c.study_id, records.c.schema_key, records.c.uploaded_on, records.c.record_id)
+            )
+            writer.write_groups(_rows(database, conn, query), prefix)
+            progress.advance(len(chunk))
+
+
+def study_window_start(request: ExportRequest, watermark: dt.datetime | None) -> dt.datetime:
+    """Where one study's window starts (the seed's RecordIdSourceFactory rule)."""
+    if request.uses_watermark and watermark is not None:
+        return watermark
+    if request.startDateTime is not None:
+        return request.startDateTime
+    assert request.endDateTime is not None
+    return window_start(request.exportType, request.endDateTime)
+
+
+def _override_rows(
+    database: Database, conn: Connection, record_ids: list[str], whitelist: Sequence[str] | None
+) -> Iterator[sa.Row]:
+    query = sa.select(*_columns()).where(records.c.record_id.in_(record_ids))
+    if whitelist is not None:
+        query = query.where(records.c.study_id.in_(whitelist))
+    query = query.order_by(records.c.study_id, records.c.schema_key, records.c.uploaded_on, records.c.record_id)
+    return _rows(database, conn, query)
+
+
+def _rows(database: Database, conn: Connection, query: sa.Select) -> Iterator[sa.Row]:
+    return itertools.chain.from_iterable(database.stream(conn, query, batch_size=_BATCH))
+
+
+class _CsvWriter:
+    """Writes rows ordered by (study_id, schema_key) to one CSV per group; failures become re-drives."""
+
+    def __init__(self, store: ObjectStore, result: ExportResult, logger: Any):
+        self.store, self.result, self.logger = store, result, logger
+
+    def write_groups(self, rows: Iterable[sa.Row], prefix: str) -> None:
+        for (study_id, schema_key), group in itertools.groupby(rows, key=lambda r: (r[1], r[2])):
+            key = f"{prefix}/{_segment(study_id)}/{_segment(schema_key)}.csv"
+            written = self._write_file(key, group, study_id, schema_key)
+            if written:
+                self.result.keys.append(key)
+                self.result.counts.setdefault(study_id, {})[schema_key] = written
+                self.result.records += written
+
+    def _write_file(self, key: str, group: Iterator[sa.Row], study_id: str, schema_key: str) -> int:
+        good = self._valid(group)
+        first = next(good, None)
+        if first is None:
+            return 0
+        ids: list[str] = []
+        try:
+            with self.store.open_write(key) as raw:
+                out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+                out.write(rfc4180.format_row(CSV_HEADER))
+                lines = _csv_lines(study_id, schema_key)
+                for batch in _batched(itertools.chain((first,), good), _BATCH):
+                    out.write(lines(batch))
+                    ids.extend(row[0] for row in batch)
+                out.flush()
+                out.detach()
+        except Exception as exc:  # noqa: BLE001 - any store error fails this file only
+            self.logger.warning(f"cannot write {key}: {exc}; its records go to the re-drive list")
+            ids.extend(row[0] for row in good)  # the rest of the group, unread when the store failed
+            self.result.failed_record_ids.extend(ids)
+            return 0
+        return len(ids)
+
+    def _valid(self, group: Iterator[sa.Row]) -> Iterator[sa.Row]:
+        """The records whose `data` is a JSON object (a CSV row needs one); the rest are re-driven."""
+        for row in group:
+            data = row[4]
+            if data is None or not data.startswith("{"):
+                self.result.failed_record_ids.append(row[0])
+                continue
+            yield row
+
+    def remove_written(self) -> None:
+        for key in self.result.keys:
+            try:
+                self.store.delete(key)
+            except Exception as exc:  # noqa: BLE001 - best effort: the export already failed
+                self.logger.warning(f"cannot remove {key} of a failed export: {exc}")
+
+
+def _csv_lines(study_id: str, schema_key: str) -> Any:
+    """`rfc4180.format_row` of (record_id, study_id, schema_key, uploaded_on, data) for many rows at
+    once: the two group columns are formatted once, `data` is already JSON text, `uploaded_on` is
+    aware (TZDateTime), so each row costs two field quotings instead of five generic values."""
+    field = rfc4180.format_field
+    middle = f",{field(study_id)},{field(schema_key)},"
+
+    def lines(rows: Sequence[sa.Row]) -> str:
+        return "".join(
+            f"{field(row[0])}{middle}{row[3].isoformat()},{field(row[4])}{rfc4180.CRLF}" for row in rows
+        )
+
+    return lines
+
+
+def _queue_redrives(
+    store: ObjectStore, channel: RedriveChannel, request: ExportRequest, result: ExportResult, max_redrives: int
+) -> None:
+    failed = list(dict.fromkeys(result.failed_record_ids))
+    result.failed_record_ids = failed
+    if not failed:
+        return
+    if request.redriveCount + 1 > max_redrives:
+        result.dead_record_ids = failed
+        return
+    for number, chunk in enumerate(_batched(failed, MAX_OVERRIDE_RECORDS), start=1):
+        key = f"{RECORD_LISTS}{result.export_id}-{number}.txt"
+        store.put_bytes(key, "".join(f"{record_id}\n" for record_id in chunk).encode())
+        result.redrive_keys.append(key)
+        result.redrive_message_ids.append(channel.send(request.redrive(key).to_message()))
+
+
+def _write_log(conn: Connection, request: ExportRequest, result: ExportResult, now: dt.datetime) -> None:
+    conn.execute(
+        study_export_log.insert().values(
+            export_id=result.export_id,
+            export_type=result.export_type,
+            tag=request.tag,
+            request=request.to_message(),
+            started_at=now,
+            finished_at=now + dt.timedelta(seconds=result.seconds),
+            record_count=result.records,
+            counts=result.counts,
+            keys=result.keys,
+            redrive_key=result.redrive_keys[0] if result.redrive_keys else None,
+            redrive_count=request.redriveCount,
+            dead_count=len(result.dead_record_ids),
+        )
+    )
+
+
+def _batched(items: Iterable[Any], size: int) -> Iterator[tuple[Any, ...]]:
+    # itertools.batched arrived in Python 3.12.
+    iterator = iter(items)
+    while batch := tuple(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _segment(value: str) -> str:
+    # Study ids and schema keys become single key segments (no '/', no '.' or '..').
+    return urllib.parse.quote(value, safe="-_")
+
+
+def _stamp(when: dt.datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+__all__ = ["CSV_HEADER", "ExportResult", "ExportType", "run_export", "study_window_start"]

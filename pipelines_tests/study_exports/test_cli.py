@@ -1,0 +1,53 @@
+"""`pipelines exports ...`: a JSON summary on success, one line naming the field on a bad request."""
+
+import json
+
+import pytest
+
+from pipelines.cli import main
+from pipelines_tests.study_exports.conftest import at, seed
+
+
+@pytest.fixture
+def app_database(database, monkeypatch):
+    monkeypatch.setenv("PIPELINES_DATABASE_URL", database.url.render_as_string(hide_password=False))
+    seed(database)
+    return database
+
+
+def test_exports_run_prints_a_json_summary_of_any_request(app_database, tmp_path, capsys):
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps({
+        "endDateTime": "2016-10-04T00:00:00Z", "startDateTime": "2016-10-03T23:00:00Z", "exportType": "DAILY",
+        "ignoreLastExportTime": "true", "tag": "test exporter",
+    }))
+    assert main(["exports", "run", str(path)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["records"], summary["files"], summary["tag"]) == (3, 3, "test exporter")
+    assert summary["counts"] == {"s1": {"survey": 1}, "s2": {"walk": 1}, "s3": {"survey": 1}}
+
+
+def test_exports_instant_exports_the_named_studies_and_moves_their_watermarks(app_database, capsys):
+    assert main(["exports", "instant", "--study", "s2", "--end", "2016-10-03T23:59:00Z"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["windows"] == {"s2": ["2016-10-03T00:00:00Z", "2016-10-03T23:59:00Z"]}
+    assert main(["exports", "watermarks"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"s2": at("10-03 23:59").isoformat()}
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["exports", "instant"], "error: studyWhitelist: missing; an INSTANT export names its studies\n"),
+        (
+            ["exports", "instant", "--study", "nope", "--end", "2016-10-03T00:00:00Z"],
+            "error: studyWhitelist: unknown study id(s) 'nope'; list only existing studies\n",
+        ),
+        (["exports", "instant", "--study", "s1", "--end", "tomorrow"], "error: endDateTime: 'tomorrow' is not an ISO 8601"),
+    ],
+    ids=["no-study", "unknown-study", "bad-end"],
+)
+def test_a_bad_export_request_is_one_line(app_database, capsys, argv, error):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(error) and err.count("\n") == 1

@@ -1,0 +1,298 @@
+"""`run_export` on both backends: the seed's nine test cases, record re-drives, and the watermark rules."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from pipelines.study_exports.errors import StudyExportError
+from pipelines.study_exports.export import run_export
+from pipelines.study_exports.redrive import StoreInbox
+from pipelines.study_exports.request import ExportRequest
+from pipelines.study_exports.tables import study_export_log, study_export_times
+from pipelines.study_exports.watermarks import read_export_times
+from pipelines_tests.study_exports.conftest import (
+    FailingStore,
+    at,
+    count_rows,
+    exported_ids,
+    seed,
+    set_watermark,
+)
+
+DAILY_END = "2016-10-04T00:00:00Z"
+
+
+def export(database, store, **message):
+    return run_export(database, store, ExportRequest.parse(message))
+
+
+# --- 1. daily export without ignoreLastExportTime -------------------------------------------------
+
+
+def test_case_1_daily_export_names_the_date_window_and_uses_the_datetime_range(seeded, local_store):
+    result = export(seeded, local_store, exportType="DAILY", endDateTime=DAILY_END, studyWhitelist=["s1"])
+    assert result.keys == [
+        "study_exports/daily/20161003T000000Z--20161004T000000Z/s1/survey.csv",
+        "study_exports/daily/20161003T000000Z--20161004T000000Z/s1/walk.csv",
+    ]
+    # [00:00, 24:00): r02 at midnight is in, r06 at the next midnight is out.
+    assert exported_ids(local_store, result.keys) == ["r02", "r04", "r05", "r03"]
+
+
+def test_case_1_daily_export_starts_at_an_existing_last_export_date_time(seeded, local_store):
+    set_watermark(seeded, "s1", at("10-03 12:00"))
+    result = export(seeded, local_store, exportType="DAILY", endDateTime=DAILY_END, studyWhitelist=["s1"])
+    assert result.windows == {"s1": ("2016-10-03T12:00:00Z", "2016-10-04T00:00:00Z")}
+    assert exported_ids(local_store, result.keys) == ["r04", "r05"]
+    assert read_export_times(seeded) == {"s1": at("10-04 00:00")}
+
+
+def test_case_1_daily_export_without_a_watermark_starts_one_day_before_the_end(seeded, local_store):
+    result = export(seeded, local_store, exportType="DAILY", endDateTime=DAILY_END)
+    assert result.windows == {
+        s: ("2016-10-03T00:00:00Z", "2016-10-04T00:00:00Z") for s in ("s1", "s2", "s3")
+    }
+    assert result.records == 7
+    assert result.counts == {"s1": {"survey": 3, "walk": 1}, "s2": {"walk": 2}, "s3": {"survey": 1}}
+    assert read_export_times(seeded) == {s: at("10-04 00:00") for s in ("s1", "s2", "s3")}
+
+
+# --- 2. one-time (INSTANT) export without ignoreLastExportTime ------------------------------------
+
+
+def test_case_2_instant_export_starts_at_an_existing_last_export_date_time(seeded, local_store):
+    set_watermark(seeded, "s1", at("10-03 20:00"))
+    result = export(
+        seeded, local_store, exportType="INSTANT", endDateTime="2016-10-03T23:50:00Z", studyWhitelist=["s1"]
+    )
+    assert exported_ids(local_store, result.keys) == ["r05"]
+    assert read_export_times(seeded) == {"s1": at("10-03 23:50")}
+
+
+def test_case_2_instant_export_without_a_watermark_starts_at_the_start_of_the_end_day(seeded, local_store):
+    result = export(
+        seeded, local_store, exportType="INSTANT", endDateTime="2016-10-03T23:50:00Z", studyWhitelist=["s2"]
+    )
+    assert result.windows == {"s2": ("2016-10-03T00:00:00Z", "2016-10-03T23:50:00Z")}
+    assert exported_ids(local_store, result.keys) == ["r07", "r08"]
+
+
+def test_case_2_instant_export_without_an_end_ends_a_clock_skew_before_now(seeded, local_store):
+    request = ExportRequest.parse({"exportType": "INSTANT", "studyWhitelist": ["s1"]})
+    result = run_export(seeded, local_store, request, now=at("10-03 12:00"))
+    # now - 1 minute: r04 at 12:00 is not exported yet.
+    assert result.windows == {"s1": ("2016-10-03T00:00:00Z", "2016-10-03T11:59:00Z")}
+    assert exported_ids(local_store, result.keys) == ["r02", "r03"]
+    assert read_export_times(seeded) == {"s1": at("10-03 11:59")}
+
+
+# --- 3. hourly export without ignoreLastExportTime ------------------------------------------------
+
+
+def test_case_3_hourly_export_starts_at_an_existing_last_export_date_time(seeded, local_store):
+    set_watermark(seeded, "s1", at("10-03 23:20"))
+    result = export(seeded, local_store, exportType="HOURLY", endDateTime=DAILY_END, studyWhitelist=["s1"])
+    assert result.windows == {"s1": ("2016-10-03T23:20:00Z", "2016-10-04T00:00:00Z")}
+    assert exported_ids(local_store, result.keys) == []
+    assert read_export_times(seeded) == {"s1": at("10-04 00:00")}
+
+
+def test_case_3_hourly_export_without_a_watermark_starts_one_hour_before_the_end(seeded, local_store):
+    result = export(seeded, local_store, exportType="HOURLY", endDateTime=DAILY_END)
+    assert result.keys[0] == "study_exports/hourly/20161003T230000Z--20161004T000000Z/s1/survey.csv"
+    assert exported_ids(local_store, result.keys) == ["r05", "r08", "r09"]
+
+
+# --- 4./5. daily and hourly exports with ignoreLastExportTime ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("export_type", "start", "expected"),
+    [
+        ("DAILY", None, ["r02", "r04", "r05", "r03"]),
+        ("DAILY", "2016-10-03T12:00:00Z", ["r04", "r05"]),
+    ],
+    ids=["derived-start", "explicit-start"],
+)
+def test_case_4_daily_export_ignoring_the_watermark_uses_the_start_and_keeps_the_table(
+    seeded, local_store, export_type, start, expected
+):
+    set_watermark(seeded, "s1", at("10-03 23:00"))
+    message = {"exportType": export_type, "endDateTime": DAILY_END, "ignoreLastExportTime": "true"}
+    if start:
+        message["startDateTime"] = start
+    result = export(seeded, local_store, studyWhitelist=["s1"], **message)
+    assert exported_ids(local_store, result.keys) == expected
+    assert read_export_times(seeded) == {"s1": at("10-03 23:00")}
+    assert result.watermarks_moved == 0
+
+
+def test_case_5_hourly_export_ignoring_the_watermark_uses_the_start_and_keeps_the_table(seeded, local_store):
+    set_watermark(seeded, "s1", at("10-04 00:00"))
+    result = export(
+        seeded, local_store, exportType="HOURLY", endDateTime=DAILY_END, ignoreLastExportTime=True,
+        studyWhitelist=["s1", "s2"],
+    )
+    assert result.windows == {s: ("2016-10-03T23:00:00Z", "2016-10-04T00:00:00Z") for s in ("s1", "s2")}
+    assert exported_ids(local_store, result.keys) == ["r05", "r08"]
+    # s1 keeps its watermark; s2 gets no row at all.
+    assert read_export_times(seeded) == {"s1": at("10-04 00:00")}
+
+
+# --- 6. s3 override (record override) ------------------------------------------------------------
+
+
+def test_case_6_record_override_exports_the_listed_records_and_keeps_the_table(seeded, local_store):
+    set_watermark(seeded, "s1", at("10-03 00:00"))
+    local_store.put_bytes("overrides/list.txt", b"r06\nr01\nr08\n\nr01\n")
+    result = export(seeded, local_store, exportType="DAILY", recordOverride="overrides/list.txt")
+    assert result.keys == [
+        f"study_exports/daily/override-{result.export_id}/s1/survey.csv",
+        f"study_exports/daily/override-{result.export_id}/s2/walk.csv",
+    ]
+    assert exported_ids(local_store, result.keys) == ["r01", "r06", "r08"]
+    assert read_export_times(seeded) == {"s1": at("10-03 00:00")}
+
+
+# --- 7. re-drive -----------------------------------------------------------------------------------
+
+
+def test_case_7_redriving_records_keeps_the_table(seeded, local_store):
+    set_watermark(seeded, "s2", at("10-03 09:00"))
+    local_store.put_bytes("redrive/records/x-1.txt", b"r07\n")
+    result = export(
+        seeded, local_store, exportType="DAILY", recordOverride="redrive/records/x-1.txt", redriveCount=1,
+        tag="redrive export; original: nightly",
+    )
+    assert exported_ids(local_store, result.keys) == ["r07"]
+    assert read_export_times(seeded) == {"s2": at("10-03 09:00")}
+
+
+def test_case_7_redriving_tables_uses_the_start_not_the_watermark_and_keeps_the_table(seeded, local_store):
+    set_watermark(seeded, "s2", at("10-04 00:00"))
+    # The seed's re-export message, as it arrives from the queue.
+    result = export(
+        seeded, local_store, endDateTime="2016-10-03T23:59:59Z", startDateTime="2016-10-02T23:59:59Z",
+        exportType="DAILY", ignoreLastExportTime="true", tag="test exporter", studyWhitelist=["s2"],
+    )
+    assert result.windows == {"s2": ("2016-10-02T23:59:59Z", "2016-10-03T23:59:59Z")}
+    assert exported_ids(local_store, result.keys) == ["r07", "r08"]
+    assert read_export_times(seeded) == {"s2": at("10-04 00:00")}
+
+
+# --- 8. endDateTime before lastExportDateTime --------------------------------------------------------
+
+
+def test_case_8_end_before_the_watermark_exports_nothing_and_never_moves_the_watermark_back(seeded, local_store):
+    set_watermark(seeded, "s1", at("10-04 00:00"))
+    result = export(
+        seeded, local_store, exportType="DAILY", endDateTime="2016-10-03T12:00:00Z", studyWhitelist=["s1"]
+    )
+    assert (result.records, result.keys, result.windows) == (0, [], {"s1": None})
+    assert read_export_times(seeded) == {"s1": at("10-04 00:00")}
+
+
+# --- 9. failed export ------------------------------------------------------------------------------------
+
+
+def test_case_9_failed_export_keeps_watermarks_then_the_next_run_covers_the_gap(seeded, tmp_path):
+    set_watermark(seeded, "s1", at("10-03 00:00"))
+    objects = tmp_path / "objects"
+    down = FailingStore(objects, fail_from=2)  # the first CSV is written, then the store goes down
+    with pytest.raises(OSError, match="simulated store failure"):
+        export(seeded, down, exportType="DAILY", endDateTime="2016-10-03T12:00:00Z")
+    assert read_export_times(seeded) == {"s1": at("10-03 00:00"), "s2": None, "s3": None}
+    assert count_rows(seeded, study_export_log) == 0
+    assert sorted(p.name for p in objects.rglob("*") if p.is_file()) == []  # written files removed
+
+    healthy = FailingStore(objects)
+    # The next run (of another type) covers everything since the old watermark.
+    result = export(seeded, healthy, exportType="HOURLY", endDateTime=DAILY_END, studyWhitelist=["s1"])
+    assert exported_ids(healthy, result.keys) == ["r02", "r04", "r05", "r03"]
+    # The failed request retried now exports 0 records (its end is behind the watermark).
+    retried = export(seeded, healthy, exportType="DAILY", endDateTime="2016-10-03T12:00:00Z", studyWhitelist=["s1"])
+    assert retried.records == 0
+    assert read_export_times(seeded)["s1"] == at("10-04 00:00")
+
+
+# --- record re-drives ------------------------------------------------------------------------------------
+
+
+def test_a_record_with_bad_data_is_redriven_and_the_others_exported(database, local_store):
+    seed(
+        database,
+        [
+            ("good", "s1", at("10-03 01:00"), "survey", {"q": 1}),
+            ("bad", "s1", at("10-03 02:00"), "survey", ["not", "an", "object"]),
+        ],
+        study_ids=("s1",),
+    )
+    result = export(database, local_store, exportType="DAILY", endDateTime=DAILY_END, tag="nightly")
+    assert exported_ids(local_store, result.keys) == ["good"]
+    assert result.failed_record_ids == ["bad"]
+    assert local_store.get_bytes(result.redrive_keys[0]) == b"bad\n"
+    [message] = StoreInbox(local_store).receive(10)
+    assert json.loads(message.body) == {
+        "exportType": "DAILY",
+        "recordOverride": result.redrive_keys[0],
+        "tag": "redrive export; original: nightly",
+        "redriveCount": 1,
+    }
+    assert read_export_times(database) == {"s1": at("10-04 00:00")}
+
+
+def test_a_file_that_cannot_be_written_redrives_its_records_only(seeded, tmp_path):
+    store = FailingStore(tmp_path / "objects", fail_key="/s1/walk.csv")
+    result = export(seeded, store, exportType="DAILY", endDateTime=DAILY_END)
+    assert result.failed_record_ids == ["r03"]
+    assert result.records == 6
+    assert store.get_bytes(result.redrive_keys[0]) == b"r03\n"
+    # The re-drive message, run through the same function, exports the record.
+    [message] = StoreInbox(store).receive(10)
+    redrive = run_export(seeded, FailingStore(tmp_path / "objects"), ExportRequest.parse(json.loads(message.body)))
+    assert exported_ids(store, redrive.keys) == ["r03"]
+
+
+def test_records_past_the_maximum_redrive_count_are_dead(database, local_store):
+    seed(database, [("bad", "s1", at("10-03 01:00"), "survey", None)], study_ids=("s1",))
+    local_store.put_bytes("redrive/records/old-1.txt", b"bad\n")
+    result = export(
+        database, local_store, exportType="DAILY", recordOverride="redrive/records/old-1.txt", redriveCount=2
+    )
+    assert result.dead_record_ids == ["bad"]
+    assert result.redrive_keys == []
+    assert StoreInbox(local_store).receive(10) == []
+
+
+# --- requests checked against the database ------------------------------------------------------------
+
+
+def test_a_whitelist_naming_an_unknown_study_exports_nothing(seeded, local_store):
+    with pytest.raises(StudyExportError, match=r"studyWhitelist: unknown study id\(s\) 'nope'"):
+        export(seeded, local_store, exportType="DAILY", endDateTime=DAILY_END, studyWhitelist=["s1", "nope"])
+    assert count_rows(seeded, study_export_times) == 0
+    assert list(local_store.list()) == []
+
+
+def test_a_watermark_export_ending_in_the_future_is_refused(seeded, local_store):
+    request = ExportRequest.parse({"exportType": "HOURLY", "endDateTime": "2016-10-03T12:00:00Z"})
+    with pytest.raises(StudyExportError, match="endDateTime: 2016-10-03T12:00:00Z is later than now minus the clock"):
+        run_export(seeded, local_store, request, now=at("10-03 12:00"))
+    assert read_export_times(seeded) == {}
+
+
+def test_a_missing_override_file_is_named(seeded, local_store):
+    with pytest.raises(StudyExportError, match="recordOverride: no object 'nope.txt'"):
+        export(seeded, local_store, exportType="DAILY", recordOverride="nope.txt")
+
+
+def test_the_export_log_records_request_counts_and_keys(seeded, local_store):
+    result = export(seeded, local_store, exportType="DAILY", endDateTime=DAILY_END, studyWhitelist=["s2"], tag="t")
+    with seeded.begin() as conn:
+        row = conn.execute(sa.select(study_export_log)).one()
+    assert (row.export_type, row.tag, row.record_count, row.counts) == ("DAILY", "t", 2, {"s2": {"walk": 2}})
+    assert row.keys == result.keys
+    assert row.request == {"exportType": "DAILY", "endDateTime": DAILY_END, "studyWhitelist": ["s2"], "tag": "t"}
