@@ -1,0 +1,238 @@
+"""Archive one tenant: one RFC-4180 CSV per entity table (split into parts past a size), then the manifest.
+
+Rows stream from the database and are hashed while written; no table is ever held in memory.
+PostgreSQL: `COPY (SELECT <archive text of each column> ...) TO STDOUT WITH (FORMAT csv)`, where the
+server renders bytes, timestamps and booleans as the archive wants them (`values.pg_text`), so the
+only change left is the record end: the server ends each row with LF, the archive with CRLF. Every
+COPY data message of the server is exactly one row (PostgreSQL protocol, "COPY Operations"), so the
+row's last byte is its terminator and LFs inside quoted fields are left alone. SQLite: a cursor
+read in batches, formatted with `pipelines.core.rfc4180`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import IO, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pipelines.core.database import Database, Progress
+from pipelines.core.object_store import ObjectStore
+from pipelines.core.rfc4180 import CRLF, format_field, format_row
+from pipelines.tenant_archives.entities import (
+    DEFAULT_TENANT_COLUMN,
+    Entity,
+    check_tenant,
+    discover_entities,
+    fingerprint,
+    schema_of,
+    tables_holding,
+)
+from pipelines.tenant_archives.errors import TenantArchiveError
+from pipelines.tenant_archives.manifest import (
+    MANIFEST_NAME,
+    ArchivedFile,
+    Manifest,
+    archive_prefix,
+)
+from pipelines.tenant_archives.values import encoder, pg_text
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PART_SIZE = 100 * 1024 * 1024
+MIN_PART_SIZE = 4 * 1024
+_FLUSH_BYTES = 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class ArchiveOptions:
+    part_size_bytes: int = DEFAULT_PART_SIZE
+    tenant_column: str = DEFAULT_TENANT_COLUMN
+    tables: tuple[str, ...] = ()
+    batch_size: int = 5000
+
+    def __post_init__(self) -> None:
+        if self.part_size_bytes < MIN_PART_SIZE:
+            raise TenantArchiveError(
+                f"part_size_bytes {self.part_size_bytes} is too small: use at least {MIN_PART_SIZE}"
+            )
+        if not self.tenant_column:
+            raise TenantArchiveError("tenant_column is empty: name the column that holds the tenant")
+        if self.batch_size < 1:
+            raise TenantArchiveError(f"batch_size {self.batch_size} must be at least 1")
+
+
+def archive_tenant(
+    database: Database,
+    store: ObjectStore,
+    tenant: str,
+    job_id: str,
+    options: ArchiveOptions = ArchiveOptions(),
+    logger: Any = None,
+) -> tuple[str, Manifest]:
+    """Write `archives/{tenant}/{job_id}/...`; returns the manifest's key and the manifest."""
+    check_tenant(tenant)
+    prefix = archive_prefix(tenant, str(job_id))
+    created_at = dt.datetime.now(dt.timezone.utc).isoformat()
+    files: list[ArchivedFile] = []
+    with database.begin() as conn:
+        _read_one_snapshot(conn, database)
+        entities = discover_entities(conn, options.tenant_column, options.tables or None)
+        if not entities:
+            raise TenantArchiveError(f"no table has the tenant column {options.tenant_column!r}: nothing to archive")
+        if not tables_holding(conn, entities, tenant, options.tenant_column):
+            raise TenantArchiveError(f"tenant {tenant!r} has no rows in any of {len(entities)} entity tables")
+        progress = Progress(f"archive of tenant {tenant} (rows)", logger=logger or log)
+        for entity in entities:
+            if database.is_postgres:
+                records = _copy_records(conn, entity, tenant, options.tenant_column)
+            else:
+                records = _cursor_records(database, conn, entity, tenant, options)
+            files.extend(_write_parts(store, prefix, entity, records, options.part_size_bytes, progress))
+    schema = schema_of(entities)
+    manifest = Manifest(
+        tenant=tenant,
+        job_id=str(job_id),
+        created_at=created_at,
+        tenant_column=options.tenant_column,
+        schema=schema,
+        schema_fingerprint=fingerprint(schema),
+        files=files,
+    )
+    key = prefix + MANIFEST_NAME
+    store.put_bytes(key, manifest.to_json().encode("utf-8"))
+    return key, manifest
+
+
+def _read_one_snapshot(conn: Connection, database: Database) -> None:
+    """Every table read from one snapshot. SQLite: the transaction (BEGIN IMMEDIATE) already is one."""
+    if database.is_postgres:
+        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+
+def _tenant_rows(entity: Entity, columns: list[Any], tenant: str, tenant_column: str) -> sa.Select:
+    table = entity.table
+    order = list(table.primary_key.columns) or [table.c[c] for c in entity.column_names]
+    return sa.select(*columns).where(table.c[tenant_column] == tenant).order_by(*order)
+
+
+def _copy_records(conn: Connection, entity: Entity, tenant: str, tenant_column: str) -> Iterator[bytes]:
+    columns = [pg_text(c.kind, entity.table.c[c.name]).label(c.name) for c in entity.columns]
+    compiled = _tenant_rows(entity, columns, tenant, tenant_column).compile(dialect=conn.dialect)
+    statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
+    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement, compiled.params) as copy:
+        for row in copy:
+            if row[-1:] != b"\n":
+                raise TenantArchiveError(f"table {entity.name!r}: COPY sent a row that does not end with LF")
+            yield bytes(row[:-1]) + b"\r\n"
+
+
+def _cursor_records(
+    database: Database, conn: Connection, entity: Entity, tenant: str, options: ArchiveOptions
+) -> Iterator[bytes]:
+    encoders = [encoder(c.kind) for c in entity.columns]
+    select = _tenant_rows(entity, list(entity.table.c), tenant, options.tenant_column)
+    for batch in database.stream(conn, select, options.batch_size):
+        for row in batch:
+            fields = (format_field(None if v is None else enc(v)) for enc, v in zip(encoders, row))
+            yield (",".join(fields) + CRLF).encode("utf-8")
+
+
+def _write_parts(
+    store: ObjectStore, prefix: str, entity: Entity, records: Iterator[bytes], limit: int, progress: Progress
+) -> list[ArchivedFile]:
+    writer = _PartWriter(store, prefix, entity, limit)
+    try:
+        for record in records:
+            writer.write(record)
+            progress.advance()
+        return writer.close()
+    except BaseException as exc:
+        writer.abort(exc)
+        raise
+
+
+class _PartWriter:
+    """`{entity}.csv`, or `{entity}.part-0001.csv`, ... once a part would pass `limit` bytes.
+
+    Each part is a whole CSV document with the header row. Part 1 is written as `{entity}.csv` and
+    renamed when a second part starts, so a table that fits keeps the plain name.
+    """
+
+    def __init__(self, store: ObjectStore, prefix: str, entity: Entity, limit: int):
+        self.store, self.prefix, self.entity, self.limit = store, prefix, entity, limit
+        self.header = format_row(entity.column_names).encode("utf-8")
+        self.files: list[ArchivedFile] = []
+        self._open(1)
+
+    def _name(self, part: int) -> str:
+        return f"{self.entity.name}.csv" if part == 1 else f"{self.entity.name}.part-{part:04d}.csv"
+
+    def _open(self, part: int) -> None:
+        self.part = part
+        self._context: AbstractContextManager[IO[bytes]] | None = self.store.open_write(self.prefix + self._name(part))
+        self._out = self._context.__enter__()
+        self._sha = hashlib.sha256()
+        self._size = self._rows = self._pending_bytes = 0
+        self._pending: list[bytes] = []
+        self._emit(self.header)
+
+    def _emit(self, data: bytes) -> None:
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        self._size += len(data)
+        if self._pending_bytes >= _FLUSH_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        block = b"".join(self._pending)
+        self._sha.update(block)
+        self._out.write(block)
+        self._pending, self._pending_bytes = [], 0
+
+    def write(self, record: bytes) -> None:
+        if self._rows and self._size + len(record) > self.limit:
+            self._finish()
+            if self.part == 1:
+                first = self.files[0]
+                renamed = f"{self.entity.name}.part-0001.csv"
+                self.store.move(self.prefix + first.name, self.prefix + renamed)
+                self.files[0] = dataclasses.replace(first, name=renamed)
+            self._open(self.part + 1)
+        self._emit(record)
+        self._rows += 1
+
+    def _finish(self) -> None:
+        self._flush()
+        context, self._context = self._context, None
+        assert context is not None
+        context.__exit__(None, None, None)
+        self.files.append(
+            ArchivedFile(
+                name=self._name(self.part),
+                entity=self.entity.name,
+                part=self.part,
+                columns=self.entity.column_names,
+                rows=self._rows,
+                bytes=self._size,
+                sha256=self._sha.hexdigest(),
+            )
+        )
+
+    def close(self) -> list[ArchivedFile]:
+        self._finish()
+        return self.files
+
+    def abort(self, exc: BaseException) -> None:
+        """Discard the part being written (the store never shows a partial object)."""
+        context, self._context = self._context, None
+        if context is not None:
+            with contextlib.suppress(Exception):  # the original error is the one to report
+                context.__exit__(type(exc), exc, exc.__traceback__)
