@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from pipelines.core.database import Database, Progress
 from pipelines.core.object_store import ObjectStore
-from pipelines.core.rfc4180 import CRLF, format_field, format_row
+from pipelines.core.rfc4180 import format_field, format_row
 from pipelines.tenant_archives.entities import (
     DEFAULT_TENANT_COLUMN,
     Entity,
@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PART_SIZE = 100 * 1024 * 1024
 MIN_PART_SIZE = 4 * 1024
-_FLUSH_BYTES = 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +91,7 @@ def archive_tenant(
         progress = Progress(f"archive of tenant {tenant} (rows)", logger=logger or log)
         for entity in entities:
             if database.is_postgres:
-                records = _copy_records(conn, entity, tenant, options.tenant_column)
+                records = _copy_records(conn, entity, tenant, options.tenant_column, options.batch_size)
             else:
                 records = _cursor_records(database, conn, entity, tenant, options)
             files.extend(_write_parts(store, prefix, entity, records, options.part_size_bytes, progress))
@@ -118,41 +117,49 @@ def _read_one_snapshot(conn: Connection, database: Database) -> None:
 
 
 def _tenant_rows(entity: Entity, columns: list[Any], tenant: str, tenant_column: str) -> sa.Select:
-    table = entity.table
-    order = list(table.primary_key.columns) or [table.c[c] for c in entity.column_names]
-    return sa.select(*columns).where(table.c[tenant_column] == tenant).order_by(*order)
+    # No ORDER BY: it would cost PostgreSQL a sort or an index scan, and rows have no order to keep.
+    return sa.select(*columns).where(entity.table.c[tenant_column] == tenant)
 
 
-def _copy_records(conn: Connection, entity: Entity, tenant: str, tenant_column: str) -> Iterator[bytes]:
+Batch = list[bytes | memoryview]
+
+
+def _copy_records(conn: Connection, entity: Entity, tenant: str, tenant_column: str, batch_size: int) -> Iterator[Batch]:
+    """Batches of records without their line end, straight from the server's COPY output."""
     columns = [pg_text(c.kind, entity.table.c[c.name]).label(c.name) for c in entity.columns]
     compiled = _tenant_rows(entity, columns, tenant, tenant_column).compile(dialect=conn.dialect)
     statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
+    batch: Batch = []
     with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement, compiled.params) as copy:
         for row in copy:
-            if row[-1:] != b"\n":
-                raise TenantArchiveError(f"table {entity.name!r}: COPY sent a row that does not end with LF")
-            yield bytes(row[:-1]) + b"\r\n"
+            batch.append(row[:-1])  # one message is one row: its last byte is the LF that ends it
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
 
 
 def _cursor_records(
     database: Database, conn: Connection, entity: Entity, tenant: str, options: ArchiveOptions
-) -> Iterator[bytes]:
+) -> Iterator[Batch]:
     encoders = [encoder(c.kind) for c in entity.columns]
     select = _tenant_rows(entity, list(entity.table.c), tenant, options.tenant_column)
-    for batch in database.stream(conn, select, options.batch_size):
-        for row in batch:
-            fields = (format_field(None if v is None else enc(v)) for enc, v in zip(encoders, row))
-            yield (",".join(fields) + CRLF).encode("utf-8")
+    for rows in database.stream(conn, select, options.batch_size):
+        yield [
+            ",".join(format_field(None if v is None else enc(v)) for enc, v in zip(encoders, row)).encode("utf-8")
+            for row in rows
+        ]
 
 
 def _write_parts(
-    store: ObjectStore, prefix: str, entity: Entity, records: Iterator[bytes], limit: int, progress: Progress
+    store: ObjectStore, prefix: str, entity: Entity, batches: Iterator[Batch], limit: int, progress: Progress
 ) -> list[ArchivedFile]:
     writer = _PartWriter(store, prefix, entity, limit)
     try:
-        for record in records:
-            writer.write(record)
-            progress.advance()
+        for batch in batches:
+            writer.write(batch)
+            progress.advance(len(batch))
         return writer.close()
     except BaseException as exc:
         writer.abort(exc)
@@ -180,37 +187,44 @@ class _PartWriter:
         self._context: AbstractContextManager[IO[bytes]] | None = self.store.open_write(self.prefix + self._name(part))
         self._out = self._context.__enter__()
         self._sha = hashlib.sha256()
-        self._size = self._rows = self._pending_bytes = 0
-        self._pending: list[bytes] = []
+        self._size = self._rows = 0
         self._emit(self.header)
 
-    def _emit(self, data: bytes) -> None:
-        self._pending.append(data)
-        self._pending_bytes += len(data)
-        self._size += len(data)
-        if self._pending_bytes >= _FLUSH_BYTES:
-            self._flush()
-
-    def _flush(self) -> None:
-        block = b"".join(self._pending)
+    def _emit(self, block: bytes) -> None:
         self._sha.update(block)
         self._out.write(block)
-        self._pending, self._pending_bytes = [], 0
+        self._size += len(block)
 
-    def write(self, record: bytes) -> None:
-        if self._rows and self._size + len(record) > self.limit:
-            self._finish()
-            if self.part == 1:
-                first = self.files[0]
-                renamed = f"{self.entity.name}.part-0001.csv"
-                self.store.move(self.prefix + first.name, self.prefix + renamed)
-                self.files[0] = dataclasses.replace(first, name=renamed)
-            self._open(self.part + 1)
-        self._emit(record)
-        self._rows += 1
+    def write(self, records: Batch) -> None:
+        """Records without their line end; each gets CRLF."""
+        while records:
+            fitting = self._fitting(records)
+            if fitting == 0:
+                self._next_part()
+                fitting = max(1, self._fitting(records))  # a record larger than a part gets a part of its own
+            self._emit(b"\r\n".join(records[:fitting]) + b"\r\n")
+            self._rows += fitting
+            records = records[fitting:]
+
+    def _fitting(self, records: Batch) -> int:
+        room = self.limit - self._size
+        if sum(map(len, records)) + 2 * len(records) <= room:
+            return len(records)
+        for count, record in enumerate(records):
+            room -= len(record) + 2
+            if room < 0:
+                return count
+        return len(records)
+
+    def _next_part(self) -> None:
+        self._finish()
+        if self.part == 1:
+            renamed = f"{self.entity.name}.part-0001.csv"
+            self.store.move(self.prefix + self.files[0].name, self.prefix + renamed)
+            self.files[0] = dataclasses.replace(self.files[0], name=renamed)
+        self._open(self.part + 1)
 
     def _finish(self) -> None:
-        self._flush()
         context, self._context = self._context, None
         assert context is not None
         context.__exit__(None, None, None)
