@@ -29,7 +29,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _domain_commands() -> list:
-    return []
+    from pipelines.tenant_archives import cli as tenant_archives_cli
+
+    return [tenant_archives_cli]
 
 
 def build_parser() -> argparse.ArgumentParser:

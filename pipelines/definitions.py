@@ -3,7 +3,9 @@
 import dagster as dg
 
 from pipelines.core.resources import default_resources
+from pipelines.tenant_archives.definitions import defs as tenant_archives_defs
 
 defs = dg.Definitions.merge(
     dg.Definitions(resources=default_resources()),
+    tenant_archives_defs,
 )

@@ -106,14 +106,16 @@ def list_jobs(database: Database, tenant: str | None = None) -> list[BackupJob]:
         return [_job(row) for row in conn.execute(select)]
 
 
-def pending_jobs(database: Database, limit: int = 100) -> list[BackupJob]:
-    """Pending jobs, oldest first."""
+def pending_jobs(database: Database, since: dt.datetime | None = None, limit: int = 100) -> list[BackupJob]:
+    """Pending jobs created at or after `since`, oldest first."""
     select = (
         sa.select(backup_jobs)
         .where(backup_jobs.c.status == "pending")
         .order_by(backup_jobs.c.created_at, backup_jobs.c.job_id)
         .limit(limit)
     )
+    if since is not None:
+        select = select.where(backup_jobs.c.created_at >= since)
     with database.begin() as conn:
         return [_job(row) for row in conn.execute(select)]
 
