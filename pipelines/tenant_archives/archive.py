@@ -81,8 +81,7 @@ def archive_tenant(
     prefix = archive_prefix(tenant, str(job_id))
     created_at = dt.datetime.now(dt.timezone.utc).isoformat()
     files: list[ArchivedFile] = []
-    with database.begin() as conn:
-        _read_one_snapshot(conn, database)
+    with _snapshot(database) as conn:
         entities = discover_entities(conn, options.tenant_column, options.tables or None)
         if not entities:
             raise TenantArchiveError(f"no table has the tenant column {options.tenant_column!r}: nothing to archive")
@@ -110,10 +109,28 @@ def archive_tenant(
     return key, manifest
 
 
-def _read_one_snapshot(conn: Connection, database: Database) -> None:
-    """Every table read from one snapshot. SQLite: the transaction (BEGIN IMMEDIATE) already is one."""
+@contextlib.contextmanager
+def _snapshot(database: Database) -> Iterator[Connection]:
+    """One consistent read of every table that does not stop writers (job updates) meanwhile."""
     if database.is_postgres:
-        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        with database.begin() as conn:
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield conn
+        return
+    # SQLite: `Database.begin()` is BEGIN IMMEDIATE, a write lock held for the whole archive. A
+    # deferred transaction reads one snapshot (WAL mode) and lets writers go on.
+    engine = sa.create_engine(database.url, poolclass=sa.pool.NullPool, connect_args={"timeout": 60})
+    sa.event.listen(engine, "connect", _driver_autocommit)
+    sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN DEFERRED"))
+    try:
+        with engine.connect() as conn, conn.begin():
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def _driver_autocommit(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy, not pysqlite, decides where transactions begin
 
 
 def _tenant_rows(entity: Entity, columns: list[Any], tenant: str, tenant_column: str) -> sa.Select:

@@ -104,7 +104,7 @@ def tenant_restore(
 
 
 tenant_archive_job = dg.define_asset_job(
-    "tenant_archive_job", selection=[tenant_archives], partitions_def=tenants,
+    "tenant_archive_job", selection=[tenant_archives],
     description="Carries out one backup job: archives one tenant.",
 )
 tenant_restore_job = dg.define_asset_job(
