@@ -55,6 +55,7 @@ def _archive_in_child(url: str, root: str) -> dict:
 def _child(url: str, root: str) -> None:
     database = Database(url)
     store = LocalObjectStore(root)
+    database.check()  # connected, like the baselines' connection
     started = time.monotonic()
     _, manifest = archive_tenant(database, store, TENANT, str(uuid.uuid4()), ArchiveOptions())
     seconds = time.monotonic() - started

@@ -85,11 +85,12 @@ def discover_entities(
             raise TenantArchiveError(f"tables: {', '.join(missing)} not found in the database")
         names = list(tables)
     else:
-        names = [
+        columns = inspector.get_multi_columns()  # one catalog query for every table
+        names = sorted(
             name
-            for name in sorted(existing - NOT_ENTITIES)
-            if any(c["name"] == tenant_column for c in inspector.get_columns(name))
-        ]
+            for (_schema, name), found in columns.items()
+            if name not in NOT_ENTITIES and any(c["name"] == tenant_column for c in found)
+        )
     reflected = sa.MetaData()
     reflected.reflect(conn, only=names)
     entities = []
