@@ -11,6 +11,7 @@ read in batches, formatted with `pipelines.core.rfc4180`.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import dataclasses
 import datetime as dt
@@ -25,7 +26,7 @@ from sqlalchemy.engine import Connection
 
 from pipelines.core.database import Database, Progress
 from pipelines.core.object_store import ObjectStore
-from pipelines.core.rfc4180 import format_field, format_row
+from pipelines.core.rfc4180 import CRLF, format_field, format_row
 from pipelines.tenant_archives.entities import (
     DEFAULT_TENANT_COLUMN,
     Entity,
@@ -138,22 +139,30 @@ def _tenant_rows(entity: Entity, columns: list[Any], tenant: str, tenant_column:
     return sa.select(*columns).where(entity.table.c[tenant_column] == tenant)
 
 
-Batch = list[bytes | memoryview]
+@dataclasses.dataclass
+class Batch:
+    """Consecutive records, CRLF included, and where each one ends in `data`."""
+
+    data: bytearray
+    ends: list[int]
 
 
 def _copy_records(conn: Connection, entity: Entity, tenant: str, tenant_column: str, batch_size: int) -> Iterator[Batch]:
-    """Batches of records without their line end, straight from the server's COPY output."""
+    """Batches of archive records, straight from the server's COPY output."""
     columns = [pg_text(c.kind, entity.table.c[c.name]).label(c.name) for c in entity.columns]
     compiled = _tenant_rows(entity, columns, tenant, tenant_column).compile(dialect=conn.dialect)
     statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
-    batch: Batch = []
+    batch = Batch(bytearray(), [])
     with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement, compiled.params) as copy:
+        # Each row is copied out at once, so libpq's buffer is freed right away.
         for row in copy:
-            batch.append(row[:-1])  # one message is one row: its last byte is the LF that ends it
-            if len(batch) >= batch_size:
+            batch.data += row
+            batch.data.insert(-1, 13)  # one message is one row: its last byte is the LF that ends it; CR before
+            batch.ends.append(len(batch.data))
+            if len(batch.ends) >= batch_size:
                 yield batch
-                batch = []
-    if batch:
+                batch = Batch(bytearray(), [])
+    if batch.ends:
         yield batch
 
 
@@ -163,10 +172,12 @@ def _cursor_records(
     encoders = [encoder(c.kind) for c in entity.columns]
     select = _tenant_rows(entity, list(entity.table.c), tenant, options.tenant_column)
     for rows in database.stream(conn, select, options.batch_size):
-        yield [
-            ",".join(format_field(None if v is None else enc(v)) for enc, v in zip(encoders, row)).encode("utf-8")
-            for row in rows
-        ]
+        batch = Batch(bytearray(), [])
+        for row in rows:
+            fields = (format_field(None if v is None else enc(v)) for enc, v in zip(encoders, row))
+            batch.data += (",".join(fields) + CRLF).encode("utf-8")
+            batch.ends.append(len(batch.data))
+        yield batch
 
 
 def _write_parts(
@@ -176,7 +187,7 @@ def _write_parts(
     try:
         for batch in batches:
             writer.write(batch)
-            progress.advance(len(batch))
+            progress.advance(len(batch.ends))
         return writer.close()
     except BaseException as exc:
         writer.abort(exc)
@@ -207,31 +218,26 @@ class _PartWriter:
         self._size = self._rows = 0
         self._emit(self.header)
 
-    def _emit(self, block: bytes) -> None:
+    def _emit(self, block: bytes | memoryview) -> None:
         self._sha.update(block)
         self._out.write(block)
         self._size += len(block)
 
-    def write(self, records: Batch) -> None:
-        """Records without their line end; each gets CRLF."""
-        while records:
-            fitting = self._fitting(records)
-            if fitting == 0:
-                self._next_part()
-                fitting = max(1, self._fitting(records))  # a record larger than a part gets a part of its own
-            self._emit(b"\r\n".join(records[:fitting]) + b"\r\n")
-            self._rows += fitting
-            records = records[fitting:]
-
-    def _fitting(self, records: Batch) -> int:
-        room = self.limit - self._size
-        if sum(map(len, records)) + 2 * len(records) <= room:
-            return len(records)
-        for count, record in enumerate(records):
-            room -= len(record) + 2
-            if room < 0:
-                return count
-        return len(records)
+    def write(self, batch: Batch) -> None:
+        view = memoryview(batch.data)
+        start, done = 0, 0  # bytes and records of the batch written so far
+        while done < len(batch.ends):
+            room = self.limit - self._size
+            fitting = bisect.bisect_right(batch.ends, start + room, lo=done)
+            if fitting == done:
+                if self._rows:
+                    self._next_part()
+                    continue
+                fitting = done + 1  # a record larger than a part gets a part of its own
+            end = batch.ends[fitting - 1]
+            self._emit(view[start:end])
+            self._rows += fitting - done
+            start, done = end, fitting
 
     def _next_part(self) -> None:
         self._finish()

@@ -104,22 +104,20 @@ app_features = sa.Table(
     sa.Column("allow_attestation", sa.Boolean, nullable=False),
 )
 
-periodic_credential_reports = sa.Table(
-    "periodic_credential_reports",
-    metadata,
-    _tenant(),
-    sa.Column("created_at", sa.Date, primary_key=True),
-    sa.Column("credentials_count", sa.Integer, nullable=False),
-    sa.Column("users_count", sa.Integer, nullable=False),
-)
+def _periodic_report(name: str, *counts: str) -> sa.Table:
+    """The seed's periodic reports: one row per tenant and day, a few counters."""
+    return sa.Table(
+        name,
+        metadata,
+        _tenant(),
+        sa.Column("created_at", sa.Date, primary_key=True),
+        *(sa.Column(count, sa.Integer, nullable=False) for count in counts),
+    )
 
-periodic_active_user_reports = sa.Table(
-    "periodic_active_user_reports",
-    metadata,
-    _tenant(),
-    sa.Column("created_at", sa.Date, primary_key=True),
-    sa.Column("daily_active_users_count", sa.Integer, nullable=False),
-    sa.Column("weekly_active_users_count", sa.Integer, nullable=False),
+
+periodic_credential_reports = _periodic_report("periodic_credential_reports", "credentials_count", "users_count")
+periodic_active_user_reports = _periodic_report(
+    "periodic_active_user_reports", "daily_active_users_count", "weekly_active_users_count"
 )
 
 ENTITY_TABLES = (

@@ -101,20 +101,16 @@ def upgrade() -> None:
         sa.Column("max_users", sa.BigInteger, nullable=True),
         sa.Column("allow_attestation", sa.Boolean, nullable=False),
     )
-    op.create_table(
-        "periodic_credential_reports",
-        _tenant(),
-        sa.Column("created_at", sa.Date, primary_key=True),
-        sa.Column("credentials_count", sa.Integer, nullable=False),
-        sa.Column("users_count", sa.Integer, nullable=False),
-    )
-    op.create_table(
-        "periodic_active_user_reports",
-        _tenant(),
-        sa.Column("created_at", sa.Date, primary_key=True),
-        sa.Column("daily_active_users_count", sa.Integer, nullable=False),
-        sa.Column("weekly_active_users_count", sa.Integer, nullable=False),
-    )
+    for name, counts in (
+        ("periodic_credential_reports", ("credentials_count", "users_count")),
+        ("periodic_active_user_reports", ("daily_active_users_count", "weekly_active_users_count")),
+    ):
+        op.create_table(
+            name,
+            _tenant(),
+            sa.Column("created_at", sa.Date, primary_key=True),
+            *(sa.Column(count, sa.Integer, nullable=False) for count in counts),
+        )
     op.create_table(
         "backup_jobs",
         sa.Column("job_id", sa.Uuid, primary_key=True),
