@@ -89,12 +89,16 @@ def archive_tenant(
         if not tables_holding(conn, entities, tenant, options.tenant_column):
             raise TenantArchiveError(f"tenant {tenant!r} has no rows in any of {len(entities)} entity tables")
         progress = Progress(f"archive of tenant {tenant} (rows)", logger=logger or log)
-        for entity in entities:
-            if database.is_postgres:
-                records = _copy_records(conn, entity, tenant, options.tenant_column, options.batch_size)
-            else:
-                records = _cursor_records(database, conn, entity, tenant, options)
-            files.extend(_write_parts(store, prefix, entity, records, options.part_size_bytes, progress))
+        try:
+            for entity in entities:
+                if database.is_postgres:
+                    records = _copy_records(conn, entity, tenant, options.tenant_column, options.batch_size)
+                else:
+                    records = _cursor_records(database, conn, entity, tenant, options)
+                files.extend(_write_parts(store, prefix, entity, records, options.part_size_bytes, progress))
+        except BaseException:
+            _remove_quietly(store, [prefix + f.name for f in files])  # no half archive is left behind
+            raise
     schema = schema_of(entities)
     manifest = Manifest(
         tenant=tenant,
@@ -108,6 +112,14 @@ def archive_tenant(
     key = prefix + MANIFEST_NAME
     store.put_bytes(key, manifest.to_json().encode("utf-8"))
     return key, manifest
+
+
+def _remove_quietly(store: ObjectStore, keys: list[str]) -> None:
+    for key in keys:
+        try:
+            store.delete(key)
+        except Exception:  # noqa: BLE001 - the archive's own error is the one to report
+            log.warning("could not remove %s after a failed archive", key, exc_info=True)
 
 
 @contextlib.contextmanager
