@@ -157,3 +157,16 @@ def test_a_tenant_without_rows_is_refused(database, store):
 def test_bad_options_name_the_field(options, message):
     with pytest.raises(TenantArchiveError, match=message):
         ArchiveOptions(**options)
+
+
+def test_archive_and_restore_through_s3_with_parts(database, target_database, s3_resource):
+    store = s3_resource.get_store()
+    generate_tenants(database, ["acme"], TenantSize(users=3, events=200))
+    key, manifest = archive_tenant(database, store, "acme", "job-1", ArchiveOptions(part_size_bytes=8 * 1024))
+    events = [f.name for f in manifest.files if f.entity == "application_events"]
+    assert events[0] == "application_events.part-0001.csv" and len(events) >= 3
+    assert sorted(o.key for o in store.list("archives/acme/job-1/")) == sorted(
+        [f"archives/acme/job-1/{f.name}" for f in manifest.files] + [key]
+    )
+    restore_archive(target_database, store, key, "acme")
+    assert tenant_rows(target_database, "acme") == tenant_rows(database, "acme")
