@@ -1,0 +1,165 @@
+"""Which tables hold a tenant's data, found by reflection, and the schema fingerprint over them.
+
+An entity table is every table with the tenant column (or an explicit list), minus `backup_jobs`
+and Alembic's own table; adding a per-tenant table needs no code here. Column types are reduced to
+portable kinds (`integer`, `text`, `bytes`, `timestamp`, ...), which decide how a value is written to
+and read from CSV and are what the fingerprint compares.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pipelines.tenant_archives.errors import TenantArchiveError
+
+DEFAULT_TENANT_COLUMN = "tenant"
+NOT_ENTITIES = frozenset({"backup_jobs", "alembic_version"})
+
+# Order matters: JSON before text, Float before Numeric (a subclass), DateTime before Date.
+_KINDS: tuple[tuple[type, str], ...] = (
+    (sa.JSON, "json"),
+    (sa.LargeBinary, "bytes"),
+    (sa.DateTime, "timestamp"),
+    (sa.Date, "date"),
+    (sa.Boolean, "boolean"),
+    (sa.Uuid, "uuid"),
+    (sa.Integer, "integer"),
+    (sa.Float, "float"),
+    (sa.Numeric, "numeric"),
+    (sa.String, "text"),
+)
+
+
+@dataclass(frozen=True)
+class EntityColumn:
+    name: str
+    kind: str
+    nullable: bool
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One entity table: its reflected Table (for queries) and its columns in table order."""
+
+    table: sa.Table
+    columns: tuple[EntityColumn, ...]
+
+    @property
+    def name(self) -> str:
+        return self.table.name
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def describe(self) -> list[list[object]]:
+        return [[c.name, c.kind, c.nullable] for c in self.columns]
+
+
+def column_kind(table: str, column: sa.Column) -> str:
+    for sa_type, kind in _KINDS:
+        if isinstance(column.type, sa_type):
+            return kind
+    raise TenantArchiveError(
+        f"table {table!r}: column {column.name!r} has type {column.type!r}, which archives cannot hold; "
+        "use one of integer, float, numeric, boolean, text, bytes, date, timestamp, uuid or JSON"
+    )
+
+
+def discover_entities(
+    conn: Connection, tenant_column: str = DEFAULT_TENANT_COLUMN, tables: Sequence[str] | None = None
+) -> list[Entity]:
+    """The entity tables of this database, parents before children (foreign-key order)."""
+    inspector = sa.inspect(conn)
+    existing = set(inspector.get_table_names())
+    if tables:
+        missing = sorted(set(tables) - existing)
+        if missing:
+            raise TenantArchiveError(f"tables: {', '.join(missing)} not found in the database")
+        names = list(tables)
+    else:
+        columns = inspector.get_multi_columns()  # one catalog query for every table
+        names = sorted(
+            name
+            for (_schema, name), found in columns.items()
+            if name not in NOT_ENTITIES and any(c["name"] == tenant_column for c in found)
+        )
+    reflected = sa.MetaData()
+    reflected.reflect(conn, only=names)
+    entities = []
+    for table in reflected.sorted_tables:
+        if table.name not in names:
+            continue  # a table only pulled in as a foreign-key target
+        if tenant_column not in table.c:
+            raise TenantArchiveError(f"table {table.name!r} has no tenant column {tenant_column!r}")
+        columns = tuple(EntityColumn(c.name, column_kind(table.name, c), bool(c.nullable)) for c in table.c)
+        entities.append(Entity(table, columns))
+    return entities
+
+
+def schema_of(entities: Sequence[Entity]) -> dict[str, list[list[object]]]:
+    """Tables -> [column, kind, nullable] rows: what the fingerprint is computed from."""
+    # Columns by name: the CSV header names them, so their order in the table does not matter.
+    return {entity.name: sorted(entity.describe()) for entity in sorted(entities, key=lambda e: e.name)}
+
+
+def fingerprint(schema: dict[str, list[list[object]]]) -> str:
+    canonical = json.dumps(schema, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def schema_differences(archived: dict[str, list[list[object]]], target: dict[str, list[list[object]]]) -> list[str]:
+    """Each difference between the archive's schema and the target's, as a sentence."""
+    problems = []
+    for table in sorted(set(archived) | set(target)):
+        if table not in target:
+            problems.append(f"table {table!r} is in the archive but not in the target database")
+        elif table not in archived:
+            problems.append(f"table {table!r} is in the target database but not in the archive")
+        else:
+            ours = {c[0]: c for c in archived[table]}
+            theirs = {c[0]: c for c in target[table]}
+            for name in sorted(set(ours) | set(theirs)):
+                if name not in ours:
+                    problems.append(f"table {table!r}: column {name!r} is in the target database but not in the archive")
+                elif name not in theirs:
+                    problems.append(f"table {table!r}: column {name!r} is in the archive but not in the target database")
+                elif ours[name] != theirs[name]:
+                    problems.append(
+                        f"table {table!r}: column {name!r} is {_show(ours[name])} in the archive "
+                        f"but {_show(theirs[name])} in the target database"
+                    )
+    return problems
+
+
+def _show(column: list[object]) -> str:
+    return f"{column[1]} {'NULL' if column[2] else 'NOT NULL'}"
+
+
+_TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def check_tenant(tenant: str, field: str = "tenant") -> str:
+    """A tenant name is a folder of the archive keys: letters, digits, `.`, `_`, `-`, at most 100."""
+    if not isinstance(tenant, str) or not _TENANT_NAME.match(tenant):
+        raise TenantArchiveError(
+            f"{field} {tenant!r} is not a tenant name: use 1 to 100 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return tenant
+
+
+def tables_holding(conn: Connection, entities: Sequence[Entity], tenant: str, tenant_column: str) -> list[str]:
+    """The entity tables that have at least one row of `tenant`."""
+    return [
+        entity.name
+        for entity in entities
+        if conn.scalar(sa.select(sa.exists().where(entity.table.c[tenant_column] == tenant)))
+    ]

@@ -1,0 +1,123 @@
+"""`manifest.json` of an archive: what was archived, and what a restore checks before writing.
+
+Layout under the object store: `archives/{tenant}/{job_id}/{entity}.csv` (or
+`{entity}.part-0001.csv`, ... past the part size) and `archives/{tenant}/{job_id}/manifest.json`.
+File names in the manifest are relative to the manifest's folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pipelines.tenant_archives.errors import TenantArchiveError
+
+FORMAT_VERSION = 1
+KNOWN_VERSIONS = (1,)
+MANIFEST_NAME = "manifest.json"
+
+
+def archive_prefix(tenant: str, job_id: str) -> str:
+    return f"archives/{tenant}/{job_id}/"
+
+
+def manifest_key(tenant: str, job_id: str) -> str:
+    return archive_prefix(tenant, job_id) + MANIFEST_NAME
+
+
+def folder_of(key: str) -> str:
+    return key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+
+
+@dataclass(frozen=True)
+class ArchivedFile:
+    name: str
+    entity: str
+    part: int
+    columns: list[str]
+    rows: int
+    bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    tenant: str
+    job_id: str
+    created_at: str
+    tenant_column: str
+    schema: dict[str, list[list[Any]]]
+    schema_fingerprint: str
+    files: list[ArchivedFile] = field(default_factory=list)
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
+
+    @property
+    def total_rows(self) -> int:
+        return sum(f.rows for f in self.files)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.bytes for f in self.files)
+
+    def rows_per_entity(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for f in self.files:
+            counts[f.entity] = counts.get(f.entity, 0) + f.rows
+        return counts
+
+    @classmethod
+    def parse(cls, text: str | bytes, key: str) -> Manifest:
+        """Validate a manifest; every problem names the manifest and the field."""
+        try:
+            data = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise TenantArchiveError(f"manifest {key!r} is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise TenantArchiveError(f"manifest {key!r} is not a JSON object")
+        version = data.get("format_version")
+        if version not in KNOWN_VERSIONS:
+            raise TenantArchiveError(
+                f"manifest {key!r} has format_version {version!r}; this version of pipelines reads "
+                f"{', '.join(map(str, KNOWN_VERSIONS))}"
+            )
+        fields = {
+            "tenant": str,
+            "job_id": str,
+            "created_at": str,
+            "tenant_column": str,
+            "schema": dict,
+            "schema_fingerprint": str,
+            "files": list,
+        }
+        for name, kind in fields.items():
+            if not isinstance(data.get(name), kind):
+                raise TenantArchiveError(
+                    f"manifest {key!r}: field {name!r} is {data.get(name)!r}, expected a {kind.__name__}"
+                )
+        try:
+            dt.datetime.fromisoformat(data["created_at"])
+        except ValueError:
+            raise TenantArchiveError(
+                f"manifest {key!r}: field 'created_at' is {data['created_at']!r}, not an ISO 8601 time"
+            ) from None
+        files = [_parse_file(item, key, index) for index, item in enumerate(data["files"])]
+        return cls(**{**{name: data[name] for name in fields}, "files": files, "format_version": version})
+
+
+def _parse_file(item: Any, key: str, index: int) -> ArchivedFile:
+    kinds = {"name": str, "entity": str, "part": int, "columns": list, "rows": int, "bytes": int, "sha256": str}
+    if not isinstance(item, dict):
+        raise TenantArchiveError(f"manifest {key!r}: files[{index}] is not an object")
+    for name, kind in kinds.items():
+        if not isinstance(item.get(name), kind) or isinstance(item.get(name), bool):
+            raise TenantArchiveError(
+                f"manifest {key!r}: files[{index}].{name} is {item.get(name)!r}, expected a {kind.__name__}"
+            )
+    if "/" in item["name"] or item["name"] in ("", ".", ".."):
+        raise TenantArchiveError(f"manifest {key!r}: files[{index}].name {item['name']!r} is not a file name")
+    return ArchivedFile(**{name: item[name] for name in kinds})
