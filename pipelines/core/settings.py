@@ -63,6 +63,12 @@ PIPELINES_SQS_ENDPOINT_URL = Setting(
     None,
     "SQS endpoint of the re-drive queue (moto, LocalStack). Unset: AWS.",
 )
+PIPELINES_REDRIVE_VISIBILITY_SECONDS = Setting(
+    "PIPELINES_REDRIVE_VISIBILITY_SECONDS",
+    "120",
+    "How long a received re-drive message stays hidden before SQS delivers it again (the sensor "
+    "requests its run on one delivery and deletes it on a later one).",
+)
 
 ALL_SETTINGS: tuple[Setting, ...] = (
     PIPELINES_HOME,
@@ -73,6 +79,7 @@ ALL_SETTINGS: tuple[Setting, ...] = (
     PIPELINES_S3_REGION,
     PIPELINES_REDRIVE_QUEUE_URL,
     PIPELINES_SQS_ENDPOINT_URL,
+    PIPELINES_REDRIVE_VISIBILITY_SECONDS,
 )
 
 

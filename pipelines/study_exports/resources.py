@@ -6,6 +6,7 @@ import dagster as dg
 from pydantic import Field
 
 from pipelines.core import settings
+from pipelines.core.errors import ConfigurationError
 from pipelines.core.object_store import ObjectStore
 from pipelines.study_exports.export import DEFAULT_MAX_REDRIVES
 from pipelines.study_exports.redrive import RedriveChannel, SqsQueue, StoreInbox
@@ -21,9 +22,10 @@ class StudyExportsResource(dg.ConfigurableResource):
     )
     region_name: str | None = Field(default=None, description="AWS region; unset: AWS_REGION / AWS_DEFAULT_REGION.")
     max_attempts: int = Field(default=5, description="Retries of each SQS call.")
-    visibility_timeout_seconds: int = Field(
-        default=120,
-        description="How long a received message stays hidden: its run is requested, and a later tick deletes it.",
+    visibility_timeout_seconds: int | None = Field(
+        default=None,
+        description="How long a received message stays hidden: its run is requested, and a later tick "
+        "deletes it; unset: $PIPELINES_REDRIVE_VISIBILITY_SECONDS (120).",
     )
     max_redrive_count: int = Field(
         default=DEFAULT_MAX_REDRIVES, description="Re-drives of a failed record before it is listed as dead."
@@ -50,4 +52,15 @@ class StudyExportsResource(dg.ConfigurableResource):
             endpoint_url=self.endpoint_url or settings.PIPELINES_SQS_ENDPOINT_URL.get(),
             config=construct_boto_client_retry_config(self.max_attempts),
         )
-        return SqsQueue(client, queue_url, store, visibility_timeout=self.visibility_timeout_seconds)
+        return SqsQueue(client, queue_url, store, visibility_timeout=self._visibility_timeout())
+
+    def _visibility_timeout(self) -> int:
+        if self.visibility_timeout_seconds is not None:
+            return self.visibility_timeout_seconds
+        raw = settings.PIPELINES_REDRIVE_VISIBILITY_SECONDS.get() or "120"
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigurationError(
+                settings.PIPELINES_REDRIVE_VISIBILITY_SECONDS.name, f"expected whole seconds, got {raw!r}"
+            ) from None

@@ -148,4 +148,9 @@ def _scenario_env(moto_server: str) -> dict[str, str]:
 
     sqs = boto3.client("sqs", endpoint_url=moto_server, region_name="us-east-1")
     queue_url = sqs.create_queue(QueueName=f"redrive-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    return {"PIPELINES_REDRIVE_QUEUE_URL": queue_url, "PIPELINES_SQS_ENDPOINT_URL": moto_server}
+    return {
+        "PIPELINES_REDRIVE_QUEUE_URL": queue_url,
+        "PIPELINES_SQS_ENDPOINT_URL": moto_server,
+        # Redeliver an unacknowledged message after 2 s, so the second delivery comes within a tick.
+        "PIPELINES_REDRIVE_VISIBILITY_SECONDS": "2",
+    }

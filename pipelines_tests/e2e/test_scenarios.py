@@ -41,15 +41,14 @@ def test_a_landed_vex_document_becomes_statements_through_the_sensors(deployment
             return conn.scalar(sa.text("SELECT count(*) FROM vex_statements"))
 
     deployment.wait_for("statements written by a vex_statements run", statements, timeout=150)
-    def statement_runs() -> list[dict]:
-        runs = [r for r in deployment.runs() if ["vex_statements"] in [a["path"] for a in r["assetSelection"] or []]]
-        return runs if runs and all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs) else []
-
-    runs = deployment.wait_for("the vex_statements run to finish", statement_runs)
+    runs = deployment.wait_for(
+        "the sensor's vex_statements run to finish",
+        lambda: finished(deployment, {"dagster/sensor_name": "vex_raw_documents_sensor"}),
+    )
     assert {run["status"] for run in runs} == {"SUCCESS"}
 
 
-def test_a_redrive_message_on_sqs_starts_one_export_run(deployment: Deployment):
+def test_a_redrive_message_on_sqs_starts_one_run_even_when_delivered_twice(deployment: Deployment):
     sqs = boto3.client("sqs", endpoint_url=deployment.moto_endpoint, region_name="us-east-1")
     queue_url = deployment.env["PIPELINES_REDRIVE_QUEUE_URL"]
     message = {
@@ -61,17 +60,34 @@ def test_a_redrive_message_on_sqs_starts_one_export_run(deployment: Deployment):
     }
     sent = sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
     start_sensor(deployment, "study_exports_redrive_sensor")
-    runs = deployment.wait_for(
-        "the re-drive run", lambda: finished(deployment, {"dagster/sensor_name": "study_exports_redrive_sensor"})
-    )
-    assert len(runs) == 1
-    run = runs[0]
-    assert run["status"] == "SUCCESS"
-    tags = {t["key"]: t["value"] for t in run["tags"]}
+    sensor_tags = {"dagster/sensor_name": "study_exports_redrive_sensor"}
+    runs = deployment.wait_for("the re-drive run", lambda: finished(deployment, sensor_tags))
+    assert [run["status"] for run in runs] == ["SUCCESS"]
+    tags = {t["key"]: t["value"] for t in runs[0]["tags"]}
     assert tags["dagster/run_key"] == sent["MessageId"]
-    assert sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])[
-        "Attributes"
-    ]["ApproximateNumberOfMessages"] == "0"
+    config = deployment.graphql(
+        "query Run($id: ID!) { runOrError(runId: $id) { ... on Run { runConfigYaml } } }", {"id": runs[0]["runId"]}
+    )["runOrError"]["runConfigYaml"]
+    for expected in ("2016-10-03T23:59:59", "2016-10-04T23:59:59", "ignoreLastExportTime: true"):
+        assert expected in config, f"{expected!r} not in the run's config:\n{config}"
+
+    # The message is hidden for 2 s, then delivered again; that delivery finds the run and deletes it.
+    def acknowledged() -> dict:
+        data = deployment.graphql(
+            """query Sensor($selector: SensorSelector!) { sensorOrError(sensorSelector: $selector) {
+                 ... on Sensor { sensorState { typeSpecificData { ... on SensorData { lastCursor } } } } } }""",
+            {"selector": deployment.selector("sensorName", "study_exports_redrive_sensor")},
+        )
+        cursor = json.loads(data["sensorOrError"]["sensorState"]["typeSpecificData"]["lastCursor"] or "{}")
+        return cursor if cursor.get("acknowledged") else {}
+
+    cursor = deployment.wait_for("the second delivery to be acknowledged", acknowledged, timeout=120)
+    assert (cursor["requested"], cursor["acknowledged"]) == (1, 1)
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    assert attributes == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
+    assert len(deployment.runs(sensor_tags)) == 1
 
 
 def test_a_seven_day_backfill_runs_as_one_run(deployment: Deployment):
