@@ -29,7 +29,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _domain_commands() -> list:
-    return []
+    from pipelines.posture import cli as posture_cli
+
+    return [posture_cli]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,9 @@ from pipelines.core.runner import cli_instance, numeric_metadata, run_assets
 
 def _domain_demos() -> list[ModuleType]:
     # Imported here so that `pipelines --help` stays fast.
-    return []
+    from pipelines.posture import demo as posture_demo
+
+    return [posture_demo]
 
 
 def run_demo(scale: float = 1.0, seed: int = 7, echo: Callable[[str], None] = print) -> dict:
