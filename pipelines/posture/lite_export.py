@@ -50,7 +50,7 @@ class ExportRequest:
         errors = ErrorCollector()
         for index, name in enumerate(names):
             if not isinstance(name, str) or not name:
-                errors.add(index, "serviceNames", name, "is not a service name")
+                errors.add(None, f"serviceNames[{index}]", name, "is not a service name")
         errors.raise_if_any("export request")
         return cls(tuple(names))
 
@@ -102,7 +102,7 @@ def check_service_names(conn: Connection, service_names: Sequence[str]) -> None:
     errors = ErrorCollector()
     for index, name in enumerate(service_names):
         if name not in known:
-            errors.add(index, "serviceNames", name, "is not a known service")
+            errors.add(None, f"serviceNames[{index}]", name, "is not a known service")
     errors.raise_if_any("export request")
 
 
