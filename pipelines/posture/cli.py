@@ -69,6 +69,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from pipelines.posture.documents import DocumentReader
+    from pipelines.posture.lite_import import ImportOptions
 
     if bool(args.request) == bool(args.key):
         raise PostureError("give a request file (or '-') or --key, not both and not neither")
@@ -88,6 +89,7 @@ def _import(args: argparse.Namespace) -> int:
             run_config["exportKey"] = args.key
         if args.config:
             run_config["config"] = args.config
+        ImportOptions.parse(run_config.get("config"), run_config.get("batchSize"))  # fail before the run
         metadata = _run(["lite_dynamic_state_import"], "lite_dynamic_state_import", run_config)
     print(json.dumps(metadata["response"].value, indent=2))
     return 0
