@@ -255,35 +255,33 @@ def baseline_rows_factory(database: Database, shape: CatalogShape, n: int) -> di
 
 
 def copy_baseline(url: str, tables: dict[str, Callable[[], list[tuple]]]) -> float:
-    """Only the COPY statements and the commit are timed (the rows are built before each)."""
+    def copy(cursor: psycopg.Cursor, table: str, columns: tuple[str, ...], types: list[str], rows: list[tuple]) -> None:
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as out:
+            out.set_types(types)
+            for row in rows:
+                out.write_row(row)
+
+    return timed_inserts(url, tables, copy)
+
+
+def executemany_baseline(url: str, tables: dict[str, Callable[[], list[tuple]]]) -> float:
+    def executemany(cursor: psycopg.Cursor, table: str, columns: tuple[str, ...], _: list[str], rows: list[tuple]) -> None:
+        placeholders = ", ".join(["%s"] * len(columns))
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows)
+
+    return timed_inserts(url, tables, executemany)
+
+
+def timed_inserts(url: str, tables: dict[str, Callable[[], list[tuple]]], write: Callable[..., None]) -> float:
+    """Seconds of `write` per table plus the commit, in one transaction (rows are built untimed)."""
     seconds = 0.0
     with psycopg.connect(plain_url(url)) as conn:
         for table, build in tables.items():
             columns, types = TABLES[table]
             rows = build()
             started = time.perf_counter()
-            with conn.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(types)
-                for row in rows:
-                    copy.write_row(row)
-            seconds += time.perf_counter() - started
-            del rows
-        started = time.perf_counter()
-        conn.commit()
-        seconds += time.perf_counter() - started
-    return seconds
-
-
-def executemany_baseline(url: str, tables: dict[str, Callable[[], list[tuple]]]) -> float:
-    seconds = 0.0
-    with psycopg.connect(plain_url(url)) as conn:
-        for table, build in tables.items():
-            columns, _ = TABLES[table]
-            rows = build()
-            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-            started = time.perf_counter()
             with conn.cursor() as cursor:
-                cursor.executemany(sql, rows)
+                write(cursor, table, columns, types, rows)
             seconds += time.perf_counter() - started
             del rows
         started = time.perf_counter()
