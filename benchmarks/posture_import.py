@@ -32,7 +32,7 @@ import sqlalchemy as sa
 
 from pipelines.core.database import Database
 from pipelines.core.object_store import LocalObjectStore
-from pipelines.posture.aggregate import VIEW_NAME, refresh_aggregate
+from pipelines.posture.aggregate import VIEW_NAME, refresh_aggregate, refresh_statement
 from pipelines.posture.documents import DocumentSource, write_document
 from pipelines.posture.lite_export import ExportRequest, export_lite_dynamic_state
 from pipelines.posture.lite_import import (
@@ -132,9 +132,12 @@ def run(url: str, args: argparse.Namespace) -> None:
 
     print("view refresh")
     timed("refresh (first, plain)", lambda: refresh_aggregate(database))
-    plain, _ = timed("REFRESH MATERIALIZED VIEW", lambda: refresh_aggregate(database, concurrently=False))
-    concurrent, _ = timed("REFRESH MATERIALIZED VIEW CONCURRENTLY", lambda: refresh_aggregate(database, concurrently=True))
-    ctas, _ = timed("CREATE TABLE AS (the view's query)", lambda: create_table_as(database))
+    # The machine is shared: each figure is the best of two, measured alternately.
+    plain = concurrent = ctas = float("inf")
+    for _ in range(2):
+        plain = min(plain, timed("REFRESH MATERIALIZED VIEW", lambda: refresh_view(database, False))[0])
+        concurrent = min(concurrent, timed("REFRESH MATERIALIZED VIEW CONCURRENTLY", lambda: refresh_view(database, True))[0])
+        ctas = min(ctas, timed("CREATE TABLE AS (the view's query)", lambda: create_table_as(database))[0])
     _, export = timed("export of the whole view", lambda: export_lite_dynamic_state(database, store, ExportRequest()))
     print(f"    {export.objects:,} objects exported")
 
@@ -146,8 +149,10 @@ def run(url: str, args: argparse.Namespace) -> None:
     peak = rss_mb()
 
     print("bulk delete of the script-created set (rolled back)")
-    bare_delete, _ = timed("bare DELETE ... WHERE created_by = ... per table", lambda: rolled_back(url, bare_delete_sql))
-    bulk_delete, _ = timed("delete_script_records", lambda: rolled_back_sa(database))
+    bare_delete = bulk_delete = float("inf")
+    for _ in range(2):
+        bare_delete = min(bare_delete, timed("bare DELETE ... WHERE created_by = ... per table", lambda: rolled_back(url, bare_delete_sql))[0])
+        bulk_delete = min(bulk_delete, timed("delete_script_records", lambda: rolled_back_sa(database))[0])
     with database.begin() as conn:
         delete_script_records(conn)
 
@@ -176,6 +181,12 @@ def run(url: str, args: argparse.Namespace) -> None:
 def ratio(label: str, value: float, goal: float | None) -> None:
     verdict = "" if goal is None else (f"  (goal <= {goal}: {'met' if value <= goal else 'NOT met'})")
     print(f"  {label:<58} {value:8.2f}x{verdict}")
+
+
+def refresh_view(database: Database, concurrently: bool) -> None:
+    """The refresh statement alone (`refresh_aggregate` also counts the rows afterwards)."""
+    with database.begin() as conn:
+        refresh_statement(conn, concurrently)
 
 
 def create_table_as(database: Database) -> None:

@@ -96,7 +96,7 @@ def refresh_aggregate(database: Database, *, concurrently: bool | None = None) -
     """Refresh the view; `concurrently=None` picks CONCURRENTLY when the view already holds rows."""
     started = time.monotonic()
     with database.begin() as conn:
-        mode = _refresh(conn, concurrently)
+        mode = refresh_statement(conn, concurrently)
     seconds = time.monotonic() - started
     with database.begin() as conn:
         rows, failing_rows = aggregate_counts(conn)
@@ -104,7 +104,7 @@ def refresh_aggregate(database: Database, *, concurrently: bool | None = None) -
     return RefreshResult(rows=rows, failing_rows=failing_rows, seconds=seconds, mode=mode)
 
 
-def _refresh(conn: Connection, concurrently: bool | None) -> str:
+def refresh_statement(conn: Connection, concurrently: bool | None) -> str:
     """The dialect-specific part: REFRESH MATERIALIZED VIEW on PostgreSQL, a table rebuild on SQLite."""
     if conn.dialect.name != "postgresql":
         aggregate_view.drop(conn, checkfirst=True)

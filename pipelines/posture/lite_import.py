@@ -171,11 +171,9 @@ class IdAllocator:
             self._next += 1
             return self._next - 1
         if self._at == len(self._buffer):
-            self._buffer = list(
-                self.conn.scalars(
-                    sa.text("SELECT nextval(CAST(:seq AS regclass)) FROM generate_series(1, :n)"),
-                    {"seq": self.sequence, "n": self.block},
-                )
+            self._buffer = self.conn.scalar(
+                sa.text("SELECT array_agg(nextval(CAST(:seq AS regclass))) FROM generate_series(1, :n)"),
+                {"seq": self.sequence, "n": self.block},
             )
             self._at = 0
         self._at += 1
