@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.core.database import Database
+from pipelines.posture.documents import export_object
 from pipelines.posture.tables import (
     boundaries,
     component_instance_responsibilities,
@@ -109,13 +110,8 @@ def lite_object(
     boundary: str = "PRODUCTION",
     component: str = "APP",
 ) -> dict[str, str]:
-    return {
-        "responsibilitySlug": responsibility,
-        "serviceName": service,
-        "status": status,
-        "boundarySlug": boundary,
-        "componentSlug": component,
-    }
+    """The seed's example object, with any field changed."""
+    return export_object(responsibility, service, status, boundary, component)
 
 
 def write_document(path: Path, objects: list, **extra: object) -> Path:
