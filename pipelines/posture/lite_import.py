@@ -8,7 +8,7 @@ CI created once for that purpose (counted in componentInstancesInserted).
 
 The whole import is one transaction: the document is read twice as a stream (validation of every
 object first, then the writes), ids are taken in blocks (PostgreSQL: `nextval` over
-`generate_series`; SQLite: from max(id) under the write lock), rows are written per batch with
+`generate_series`; SQLite: from max(id) under the write lock), rows are written in batches with
 `Database.bulk_insert` (binary COPY on PostgreSQL), and REPLACE_ALL deletes the previous script-created
 set in bulk, in foreign-key order, in the same transaction. A failure or a kill leaves the previous set.
 """
@@ -49,6 +49,8 @@ SERVICE_COMPONENT = "SERVICE"
 CI_COLUMNS = ("id", "name", "service_id", "component_id", "boundary_id", "parent_id", "created_by")
 CIR_COLUMNS = ("id", "component_instance_id", "responsibility_id", "created_by")
 CIRF_COLUMNS = ("id", "component_instance_responsibility_id", "status", "created_by")
+# Rows are written (one COPY per table) once this many objects are pending, whatever batchSize is.
+WRITE_ROWS = 5000
 # Odd, so that id -> id * multiplier mod 2**32 is a bijection: the "random" hash of a CI name is
 # unique for every id below 2**32, and no name can collide with another import's.
 _NAME_HASH_MULTIPLIER = 0x9E3779B1
@@ -423,10 +425,14 @@ def _insert(
             writer.add_object(obj, parent_id)
             if status == "FAILING":
                 failing[service_name] += 1
-        writer.flush(database, conn, result)
+        # Each COPY costs a statement's setup on the server: small batches are bundled.
+        # INSERT flushes every batch: the next batch's existence check must see these rows.
+        if options.config == "INSERT" or len(writer.cir_rows) >= WRITE_ROWS:
+            writer.flush(database, conn, result)
         progress.advance(len(batch))
         if on_batch is not None:
             on_batch(result)
+    writer.flush(database, conn, result)
     result.parent_instances_inserted = writer.parent_instances
     return failing
 

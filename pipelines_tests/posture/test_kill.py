@@ -28,11 +28,11 @@ IMPORTER = textwrap.dedent(
 
     def on_batch(result):
         print(f"written {result.componentInstanceResponsibilitiesInserted}", flush=True)
-        time.sleep(0.05)
+        time.sleep(0.02)
 
     url, path, root = sys.argv[1:4]
     result = import_lite_dynamic_state(
-        Database(url), LocalObjectStore(root), DocumentSource(path=path), ImportOptions(batchSize=100),
+        Database(url), LocalObjectStore(root), DocumentSource(path=path), ImportOptions(batchSize=500),
         on_batch=on_batch,
     )
     print("committed", result.componentInstancesDeleted, flush=True)
@@ -60,13 +60,13 @@ def write_objects(path, shape, count, failing_share):
 
 @pytest.mark.postgres
 def test_sigkill_in_the_middle_of_replace_all_leaves_the_previous_set(pg_database, local_store, tmp_path, postgres_url):
-    shape = CatalogShape.for_objects(3000, responsibilities_per_component=20)
+    shape = CatalogShape.for_objects(12000, responsibilities_per_component=20)
     write_catalog(pg_database, shape)
     previous = write_objects(tmp_path / "previous.json", shape, 400, 0.1)
     import_lite_dynamic_state(pg_database, local_store, DocumentSource(path=str(previous)), ImportOptions())
     before = script_set(pg_database)
     assert len(before) == 400
-    replacement = write_objects(tmp_path / "replacement.json", shape, 3000, 0.5)
+    replacement = write_objects(tmp_path / "replacement.json", shape, 12000, 0.5)
 
     child = subprocess.Popen(
         [sys.executable, "-c", IMPORTER, postgres_url, str(replacement), str(local_store.root)],
@@ -77,16 +77,16 @@ def test_sigkill_in_the_middle_of_replace_all_leaves_the_previous_set(pg_databas
         lines = []
         for line in child.stdout:  # the previous set is deleted by now, batches are being written
             lines.append(line.strip())
-            if line.startswith("written 1000"):
+            if line.strip() == "written 5000":  # the first 5000 rows are written, 7000 to go
                 os.kill(child.pid, signal.SIGKILL)
                 break
         assert child.wait(timeout=60) == -signal.SIGKILL
     finally:
         if child.poll() is None:
             child.kill()
-    assert lines[:10] == [f"written {n}" for n in range(100, 1001, 100)]
+    assert lines == ["written 0"] * 9 + ["written 5000"]
 
     assert script_set(pg_database) == before
     # The killed session's lock is gone: the same import now runs to its end.
     done = import_lite_dynamic_state(pg_database, local_store, DocumentSource(path=str(replacement)), ImportOptions())
-    assert (done.componentInstanceResponsibilitiesDeleted, done.componentInstanceResponsibilitiesInserted) == (400, 3000)
+    assert (done.componentInstanceResponsibilitiesDeleted, done.componentInstanceResponsibilitiesInserted) == (400, 12000)
