@@ -80,7 +80,7 @@ def lite_dynamic_state_export(
 
 class LiteDynamicStateImportConfig(dg.Config):
     config: str = Field(default="REPLACE_ALL", description="INSERT (skip what exists) or REPLACE_ALL.")
-    batchSize: int = Field(default=500, description="Objects per write batch.")  # noqa: N815
+    batchSize: int = Field(default=500, description="Objects per round of lookups and writes.")  # noqa: N815
     exportKey: str | None = Field(  # noqa: N815
         default=None, description="Object-store key of an export document; unset: the latest export."
     )

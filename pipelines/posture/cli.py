@@ -40,7 +40,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     imp.add_argument("request", nargs="?", help="request body (or export document) file, '-' for stdin")
     imp.add_argument("--key", help="import an export document already in the object store instead")
     imp.add_argument("--config", choices=IMPORT_CONFIGS, help="overrides the body's config (default REPLACE_ALL)")
-    imp.add_argument("--batch-size", type=int, help="objects per write batch (default 500)")
+    imp.add_argument("--batch-size", type=int, help="objects per round of lookups and writes (default 500)")
     imp.set_defaults(func=_import)
 
 
