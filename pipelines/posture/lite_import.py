@@ -58,7 +58,7 @@ _NAME_HASH_MULTIPLIER = 0x9E3779B1
 
 @dataclass(frozen=True)
 class ImportOptions:
-    """The import's request options: `config` INSERT | REPLACE_ALL, `batchSize` objects per write."""
+    """The import's request options: `config` INSERT | REPLACE_ALL, `batchSize` objects per round."""
 
     config: str = "REPLACE_ALL"
     batchSize: int = 500
