@@ -31,11 +31,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _domain_commands() -> list:
     from pipelines.import_batches import cli as import_batches_cli
+    from pipelines.posture import cli as posture_cli
     from pipelines.study_exports import cli as study_exports_cli
     from pipelines.tenant_archives import cli as tenant_archives_cli
     from pipelines.vex import cli as vex_cli
 
-    return [study_exports_cli, vex_cli, tenant_archives_cli, import_batches_cli]
+    return [posture_cli, study_exports_cli, vex_cli, tenant_archives_cli, import_batches_cli]
 
 
 def build_parser() -> argparse.ArgumentParser:

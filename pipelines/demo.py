@@ -14,11 +14,12 @@ from pipelines.core.runner import cli_instance, numeric_metadata, run_assets
 def _domain_demos() -> list[ModuleType]:
     # Imported here so that `pipelines --help` stays fast.
     from pipelines.import_batches import demo as import_batches_demo
+    from pipelines.posture import demo as posture_demo
     from pipelines.study_exports import demo as study_exports_demo
     from pipelines.tenant_archives import demo as tenant_archives_demo
     from pipelines.vex import demo as vex_demo
 
-    return [study_exports_demo, vex_demo, tenant_archives_demo, import_batches_demo]
+    return [posture_demo, study_exports_demo, vex_demo, tenant_archives_demo, import_batches_demo]
 
 
 def run_demo(scale: float = 1.0, seed: int = 7, echo: Callable[[str], None] = print) -> dict:

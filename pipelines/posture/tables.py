@@ -6,6 +6,8 @@ import sqlalchemy as sa
 from pipelines.core.database import IdType, TZDateTime, metadata
 
 FULFILLMENT_STATUSES = ("PASSING", "FAILING")
+# `created_by` of every record the lite dynamic state import writes (and REPLACE_ALL deletes).
+LITE_IMPORT_CREATED_BY = "lite-import-script"
 
 services = sa.Table(
     "services",
