@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Sequence
 
 from pipelines.core.errors import PipelinesError
-from pipelines.core.runner import user_error
+from pipelines.core.runner import set_console_log_level, user_error
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -62,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     _quiet_dagster_warnings()
+    # Run logs are for -v; without it the user sees the command's output, or one line of error.
+    set_console_log_level("DEBUG" if args.verbose else "CRITICAL")
     try:
         return args.func(args)
     except Exception as exc:

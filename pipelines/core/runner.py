@@ -10,6 +10,15 @@ import dagster as dg
 from pipelines.core.errors import PipelinesError
 
 
+_console_log_level = "INFO"
+
+
+def set_console_log_level(level: str) -> None:
+    """The level of Dagster's console log in runs started here (the CLI keeps it quiet without -v)."""
+    global _console_log_level
+    _console_log_level = level
+
+
 def cli_instance() -> dg.DagsterInstance:
     """The instance of $DAGSTER_HOME when set (runs then show in the UI), else an ephemeral one."""
     if dg.EnvVar("DAGSTER_HOME").get_value():
@@ -34,13 +43,14 @@ def run_assets(
     if not isinstance(selection, dg.AssetSelection):
         selection = dg.AssetSelection.assets(*[dg.AssetKey.from_user_string(s) for s in selection])
     all_resources = {**(defs.resources or {}), **(resources or {})}
+    config = {"loggers": {"console": {"config": {"log_level": _console_log_level}}}, **(run_config or {})}
     try:
         return dg.materialize(
             [*(defs.assets or []), *(defs.asset_checks or [])],
             selection=selection,
             instance=instance,
             partition_key=partition_key,
-            run_config=run_config or {},
+            run_config=config,
             tags=tags,
             resources=all_resources,
         )

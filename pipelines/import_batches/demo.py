@@ -17,7 +17,7 @@ def prepare(ctx: DemoContext) -> list[DemoStep]:
     ctx.instance.add_dynamic_partitions(import_batch_partitions.name, [batch_id])
     return [
         DemoStep(
-            title=f"Import batches: batch {batch_id} ({objects} objects, {links} links) in dependency order",
+            title=f"import batches: batch {batch_id} ({objects} objects, {links} links) in dependency order",
             selection=[ASSET],
             partition_key=batch_id,
         )
