@@ -28,6 +28,13 @@ AWS_TEST_ENV = {
 }
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that reaches PostgreSQL, through whatever fixture, carries the `postgres` marker."""
+    for item in items:
+        if "postgres_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No test sees the developer's PIPELINES_* settings; each gets its own PIPELINES_HOME."""
@@ -53,7 +60,7 @@ def postgres_server() -> str:
         message = f"PostgreSQL at {POSTGRES_URL} is not reachable: {str(exc).splitlines()[0]}"
         if os.environ.get("CI"):
             pytest.fail(message + " (CI is set: PostgreSQL tests must run)")
-        pytest.skip(message)
+        pytest.skip(message + " (skipped locally; with CI set this fails)")
     return POSTGRES_URL
 
 
