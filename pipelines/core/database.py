@@ -288,8 +288,8 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 def _copy_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: Iterable[Any]) -> int:
     types = [_pg_copy_type(table.c[name]) for name in columns]
     binary = all(t is not None for t in types)
-    adapters = [t[1] if t else None for t in types]
-    needs_adapt = any(adapters)
+    # Only the columns whose values need wrapping (JSON, time zone checks) are touched per row.
+    adapt = [(i, t[1]) for i, t in enumerate(types) if t and t[1]]
     quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
     target = conn.dialect.identifier_preparer.format_table(table)
     sql = f"COPY {target} ({quoted}) FROM STDIN" + (" (FORMAT BINARY)" if binary else "")
@@ -299,8 +299,10 @@ def _copy_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: 
         if binary:
             copy.set_types([t[0] for t in types])
         for row in _as_tuples(columns, rows):
-            if needs_adapt:
-                row = tuple(a(v) if a else v for a, v in zip(adapters, row))
+            if adapt:
+                row = list(row)
+                for i, adapter in adapt:
+                    row[i] = adapter(row[i])
             elif not binary:
                 row = tuple(json.dumps(v) if isinstance(v, (dict, list)) else v for v in row)
             copy.write_row(row)
