@@ -277,12 +277,17 @@ def _write_records(
 ) -> None:
     """The records `query(columns)` selects, ordered by (study_id, schema_key), into their files:
     PostgreSQL's COPY output when the connection speaks UTF-8, else rows formatted in Python."""
-    raw = conn.connection.driver_connection if database.is_postgres else None
-    if raw is not None and raw.info.encoding == "utf-8":
+    if _uses_copy(database, conn):
+        raw = conn.connection.driver_connection
         writer.write_copy(_copy_rows(raw, conn.dialect, query(_pg_columns())), prefix)
     else:
         rows = itertools.chain.from_iterable(database.stream(conn, query(_columns()), batch_size=_BATCH))
         writer.write_groups(rows, prefix)
+
+
+def _uses_copy(database: Database, conn: Connection) -> bool:
+    # COPY's bytes are written as they come: they must be UTF-8 like the files.
+    return database.is_postgres and conn.connection.driver_connection.info.encoding == "utf-8"
 
 
 def _pg_columns() -> list[sa.ColumnElement]:
@@ -457,7 +462,6 @@ class _CopyFile:
         try:
             context.__exit__(None, None, None)
         except Exception as exc:  # noqa: BLE001 - any store error fails this file only
-            self._context = None
             self._fail(exc)
             self._redrive_ids()
             return
