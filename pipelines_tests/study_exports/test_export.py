@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
 
+from pipelines.core.object_store import LocalObjectStore
 from pipelines.study_exports.errors import StudyExportError
 from pipelines.study_exports.export import run_export
 from pipelines.study_exports.redrive import StoreInbox
@@ -391,3 +394,46 @@ def test_postgres_copy_export_of_a_record_override_writes_the_python_paths_bytes
     [s1_key] = [k for k in copy_path.keys if k.endswith("/s1/survey.csv")]
     s1_survey = copy_store.get_bytes(s1_key).decode("utf-8").splitlines()
     assert s1_survey[1] == 'ancient,s1,survey,0005-01-02T03:04:05.000120+00:00,"{""y"": 5}"'
+
+
+class _StoreFailingMidFile(LocalObjectStore):
+    """A real local store whose writes to `fail_key` fail after their first block."""
+
+    def __init__(self, root, fail_key: str):
+        super().__init__(root)
+        self.fail_key = fail_key
+
+    @contextmanager
+    def open_write(self, key: str):
+        with super().open_write(key) as out:
+            if self.fail_key not in key:
+                yield out
+                return
+            writes = 0
+
+            class Failing(io.RawIOBase):
+                def write(self, block):
+                    nonlocal writes
+                    writes += 1
+                    if writes > 1:
+                        raise OSError(f"simulated store failure writing {key}")
+                    return out.write(block)
+
+            yield Failing()
+
+
+def test_postgres_a_file_failing_mid_stream_redrives_all_its_records_and_keeps_the_others(pg_database, tmp_path):
+    seed(pg_database, ODD_RECORDS, study_ids=("s1", "s2", "étude, ü"))
+    store = _StoreFailingMidFile(tmp_path / "objects", fail_key="/s2/walk.csv")
+    result = export(
+        pg_database, store, exportType="DAILY", startDateTime="2016-10-03T00:00:00Z", endDateTime=DAILY_END,
+        ignoreLastExportTime=True,
+    )
+    assert result.records == 11  # s1's and étude's good records
+    assert not any(k.endswith("/s2/walk.csv") for k in result.keys)
+    assert sorted(result.failed_record_ids) == sorted(
+        ["only-bad", "bad-array", "bad-string", "bad-string-brace", "bad-number", "bad-sql-null", "late"]
+        + [f"bulk-{n:05d}" for n in range(4000)]
+    )
+    assert store.get_bytes(result.redrive_keys[0]).decode().count("\n") == 4007
+    assert list(store.list("study_exports/daily/20161003T000000Z--20161004T000000Z/s2/")) == []
