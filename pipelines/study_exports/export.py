@@ -376,8 +376,10 @@ class _CsvWriter:
         """
         failed = self.result.failed_record_ids
         file: _CopyFile | None = None
+        ids: list[str | bytearray] = []  # the current file's
         middle = b"\0"  # matches no row: the first row opens the first file
         buf = bytearray()
+        block = _BLOCK
         try:
             for row in rows:
                 start = len(buf)
@@ -389,8 +391,9 @@ class _CsvWriter:
                         del buf[start:]
                         if file is not None:
                             file.finish(buf)
-                        file = _CopyFile(self, f"{prefix}/{_segment(study_id)}/{_segment(schema_key)}.csv")
-                        file.group = (study_id, schema_key)
+                        key = f"{prefix}/{_segment(study_id)}/{_segment(schema_key)}.csv"
+                        file = _CopyFile(self, key, (study_id, schema_key))
+                        ids = file.ids
                         middle = f",{rfc4180.format_field(study_id)},{rfc4180.format_field(schema_key)},".encode()
                         buf = bytearray(row)
                         start = 0
@@ -398,16 +401,16 @@ class _CsvWriter:
                         failed.append(record_id)
                         del buf[start:]
                         continue
-                    file.ids.append(record_id)
+                    ids.append(record_id)
                 elif buf.endswith(b",\n"):
                     failed.append(buf[start:comma].decode())
                     del buf[start:]
                     continue
                 else:
-                    file.ids.append(buf[start:comma])
+                    ids.append(buf[start:comma])
                 buf.insert(-1, 13)  # one COPY row per buffer: its last byte is the LF that ends it
-                if len(buf) >= _BLOCK:
-                    file.write(buf)
+                if len(buf) >= block:
+                    file.write(buf)  # type: ignore[union-attr]
                     buf = bytearray()
             if file is not None:
                 file.finish(buf)
@@ -428,9 +431,8 @@ class _CopyFile:
     """One (study, schema_key) file of `_CsvWriter.write_copy`: opened at its first record, written
     in blocks; a store error drops the file and re-drives its records (those to come too)."""
 
-    def __init__(self, writer: _CsvWriter, key: str):
-        self.writer, self.key = writer, key
-        self.group: tuple[str, str] = ("", "")
+    def __init__(self, writer: _CsvWriter, key: str, group: tuple[str, str]):
+        self.writer, self.key, self.group = writer, key, group
         self.ids: list[str | bytearray] = []  # record ids written, as text or as their COPY bytes
         self.failed = False
         self._context: AbstractContextManager[IO[bytes]] | None = None
@@ -479,7 +481,7 @@ class _CopyFile:
 
     def _redrive_ids(self) -> None:
         self.writer.result.failed_record_ids.extend(i if isinstance(i, str) else i.decode() for i in self.ids)
-        self.ids = []
+        self.ids.clear()  # the same list `write_copy` appends to
 
     def abort(self, exc: BaseException) -> None:
         """Discard the file being written (the store never shows a partial object)."""
