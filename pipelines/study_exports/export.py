@@ -24,20 +24,20 @@ SQLite: a cursor read in batches, formatted with `pipelines.core.rfc4180`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import itertools
 import logging
-import tempfile
 import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
 from typing import IO, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from pipelines.core import rfc4180
@@ -61,9 +61,9 @@ MAX_OVERRIDE_RECORDS = 10_000
 _BATCH = 5_000
 _STUDIES_PER_QUERY = 1_000
 _ORDER = (records.c.study_id, records.c.schema_key, records.c.uploaded_on, records.c.record_id)
-# The COPY rows held in memory, all files together, before they are spooled to a temporary file.
-_SPOOL_BUDGET = 16 * 1024 * 1024
-_QUOTE = 34
+# COPY rows are gathered into blocks of about this size before they are written.
+_BLOCK = 256 * 1024
+_LF, _QUOTE = 10, 34
 
 
 @dataclass
@@ -279,8 +279,7 @@ def _write_records(
     PostgreSQL's COPY output when the connection speaks UTF-8, else rows formatted in Python."""
     if _uses_copy(database, conn):
         raw = conn.connection.driver_connection
-        by_time = query(_pg_columns()).order_by(None).order_by(records.c.uploaded_on, records.c.record_id)
-        writer.write_copy(_copy_rows(raw, conn.dialect, by_time), prefix, lambda keys: _group_order(conn, keys))
+        writer.write_copy(_copy_rows(raw, conn.dialect, query(_pg_columns())), prefix)
     else:
         rows = itertools.chain.from_iterable(database.stream(conn, query(_columns()), batch_size=_BATCH))
         writer.write_groups(rows, prefix)
@@ -289,18 +288,6 @@ def _write_records(
 def _uses_copy(database: Database, conn: Connection) -> bool:
     # COPY's bytes are written as they come: they must be UTF-8 like the files.
     return database.is_postgres and conn.connection.driver_connection.info.encoding == "utf-8"
-
-
-def _group_order(conn: Connection, keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """`keys` as `ORDER BY study_id, schema_key` would order them (the database's collation)."""
-    if len(keys) < 2:
-        return keys
-    pairs = sa.func.unnest(
-        sa.cast(sa.literal([k[0] for k in keys], ARRAY(sa.String)), ARRAY(records.c.study_id.type)),
-        sa.cast(sa.literal([k[1] for k in keys], ARRAY(sa.String)), ARRAY(records.c.schema_key.type)),
-    ).table_valued("study_id", "schema_key").render_derived(name="pairs")
-    ordered = sa.select(pairs.c.study_id, pairs.c.schema_key).order_by(pairs.c.study_id, pairs.c.schema_key)
-    return [(study_id, schema_key) for study_id, schema_key in conn.execute(ordered)]
 
 
 def _pg_columns() -> list[sa.ColumnElement]:
@@ -380,73 +367,57 @@ class _CsvWriter:
                 continue
             yield row
 
-    def write_copy(
-        self, rows: Iterable[Any], prefix: str, order: Callable[[list[tuple[str, str]]], list[tuple[str, str]]]
-    ) -> None:
-        """`write_groups` for PostgreSQL's COPY CSV rows (`_pg_columns`, one LF-ended buffer each),
-        ordered by (uploaded_on, record_id) only: sorting by the group first costs PostgreSQL far more.
+    def write_copy(self, rows: Iterable[Any], prefix: str) -> None:
+        """`write_groups` for PostgreSQL's COPY CSV rows (`_pg_columns`, one LF-ended buffer each).
 
-        Rows are split by the bytes between a record_id's comma and uploaded_on, `,study_id,schema_key,`
-        (parsed when new or when the id needed quotes), into per-file blocks spooled in one temporary
-        file; once the stream ends, the files are written one at a time, in `order` (the database's
-        order of (study_id, schema_key), as the Python path writes them). A NULL `data` (a row ending
-        in ",\n") is a record to re-drive.
+        A row whose record_id is unquoted belongs to the current file when the bytes after its first
+        comma are the file's `,study_id,schema_key,`; any other row is parsed (a new group, or an id
+        that needed quotes). A NULL `data` (a row ending in ",\n") is a record to re-drive.
         """
-        groups: dict[tuple[str, str], _CopyGroup] = {}
-        known: dict[bytes, _CopyGroup] = {}  # by `,study_id,schema_key,` as COPY writes it
-        buffered = 0
-        with tempfile.TemporaryFile(prefix="study-export-") as spool:
+        failed = self.result.failed_record_ids
+        file: _CopyFile | None = None
+        ids: list[str | bytearray] = []  # the current file's
+        middle = b"\0"  # matches no row: the first row opens the first file
+        buf = bytearray()
+        block = _BLOCK
+        try:
             for row in rows:
-                line = bytes(row)
-                comma = line.find(b",")
-                group = known.get(line[comma : line.find(b",", line.find(b",", comma + 1) + 1) + 1])
-                if group is None or line[0] == _QUOTE:
-                    record_id, study_id, schema_key, _, data = _parse_copy_row(line)
-                    group = groups.get((study_id, schema_key))
-                    if group is None:
-                        group = groups[study_id, schema_key] = _CopyGroup()
-                        ff = rfc4180.format_field
-                        known[f",{ff(study_id)},{ff(schema_key)},".encode()] = group
+                start = len(buf)
+                buf += row
+                comma = buf.find(b",", start)
+                if buf[start] == _QUOTE or not buf.startswith(middle, comma):
+                    record_id, study_id, schema_key, _, data = _parse_copy_row(row)
+                    if file is None or file.group != (study_id, schema_key):
+                        del buf[start:]
+                        if file is not None:
+                            file.finish(buf)
+                        key = f"{prefix}/{_segment(study_id)}/{_segment(schema_key)}.csv"
+                        file = _CopyFile(self, key, (study_id, schema_key))
+                        ids = file.ids
+                        middle = f",{rfc4180.format_field(study_id)},{rfc4180.format_field(schema_key)},".encode()
+                        buf = bytearray(row)
+                        start = 0
                     if data is None:
-                        group.bad.append(record_id)
+                        failed.append(record_id)
+                        del buf[start:]
                         continue
-                    group.ids.append(record_id)
-                elif line.endswith(b",\n"):
-                    group.bad.append(line[:comma].decode())
+                    ids.append(record_id)
+                elif buf.endswith(b",\n"):
+                    failed.append(buf[start:comma].decode())
+                    del buf[start:]
                     continue
                 else:
-                    group.ids.append(line[:comma])
-                buf = group.buf
-                buf += line
+                    ids.append(buf[start:comma])
                 buf.insert(-1, 13)  # one COPY row per buffer: its last byte is the LF that ends it
-                buffered += len(line)
-                if buffered >= _SPOOL_BUDGET:
-                    for spooled in groups.values():
-                        spooled.spool(spool)
-                    buffered = 0
-            for group_key in order(list(groups)):
-                self._write_copy_file(prefix, group_key, groups[group_key], spool)
-
-    def _write_copy_file(self, prefix: str, group_key: tuple[str, str], group: _CopyGroup, spool: IO[bytes]) -> None:
-        study_id, schema_key = group_key
-        self.result.failed_record_ids.extend(group.bad)
-        if not group.ids:
-            return  # every record of the group is re-driven: no file
-        key = f"{prefix}/{_segment(study_id)}/{_segment(schema_key)}.csv"
-        try:
-            with self.store.open_write(key) as out:
-                out.write(_HEADER)
-                for offset, size in group.blocks:
-                    spool.seek(offset)
-                    out.write(spool.read(size))
-                out.write(group.buf)
-        except Exception as exc:  # noqa: BLE001 - any store error fails this file only
-            self.logger.warning(f"cannot write {key}: {exc}; its records go to the re-drive list")
-            self.result.failed_record_ids.extend(i if isinstance(i, str) else i.decode() for i in group.ids)
-            return
-        self.result.keys.append(key)
-        self.result.counts.setdefault(study_id, {})[schema_key] = len(group.ids)
-        self.result.records += len(group.ids)
+                if len(buf) >= block:
+                    file.write(buf)  # type: ignore[union-attr]
+                    buf = bytearray()
+            if file is not None:
+                file.finish(buf)
+        except BaseException as exc:
+            if file is not None:
+                file.abort(exc)
+            raise
 
     def remove_written(self) -> None:
         for key in self.result.keys:
@@ -456,23 +427,68 @@ class _CsvWriter:
                 self.logger.warning(f"cannot remove {key} of a failed export: {exc}")
 
 
-class _CopyGroup:
-    """The rows of one (study, schema_key) file of `_CsvWriter.write_copy` while the stream lasts."""
+class _CopyFile:
+    """One (study, schema_key) file of `_CsvWriter.write_copy`: opened at its first record, written
+    in blocks; a store error drops the file and re-drives its records (those to come too)."""
 
-    __slots__ = ("bad", "blocks", "buf", "ids")
+    def __init__(self, writer: _CsvWriter, key: str, group: tuple[str, str]):
+        self.writer, self.key, self.group = writer, key, group
+        self.ids: list[str | bytearray] = []  # record ids written, as text or as their COPY bytes
+        self.failed = False
+        self._context: AbstractContextManager[IO[bytes]] | None = None
+        self._out: IO[bytes] | None = None
 
-    def __init__(self) -> None:
-        self.ids: list[str | bytes] = []  # exported records, as text or as their COPY bytes
-        self.bad: list[str] = []  # records to re-drive
-        self.buf = bytearray()  # rows not spooled yet
-        self.blocks: list[tuple[int, int]] = []  # (offset, size) of the rows spooled
+    def write(self, block: bytearray) -> None:
+        if self.failed:
+            self._redrive_ids()
+            return
+        try:
+            if self._context is None:
+                self._context = self.writer.store.open_write(self.key)
+                self._out = self._context.__enter__()
+                self._out.write(_HEADER)
+            assert self._out is not None
+            self._out.write(block)
+        except Exception as exc:  # noqa: BLE001 - any store error fails this file only
+            self._fail(exc)
 
-    def spool(self, spool: IO[bytes]) -> None:
-        if self.buf:
-            offset = spool.seek(0, io.SEEK_END)
-            spool.write(self.buf)
-            self.blocks.append((offset, len(self.buf)))
-            self.buf = bytearray()
+    def finish(self, block: bytearray) -> None:
+        if block:
+            self.write(block)
+        if self.failed:
+            self._redrive_ids()
+            return
+        if self._context is None:
+            return  # every record of the group was re-driven: no file
+        context, self._context = self._context, None
+        try:
+            context.__exit__(None, None, None)
+        except Exception as exc:  # noqa: BLE001 - any store error fails this file only
+            self._fail(exc)
+            self._redrive_ids()
+            return
+        result = self.writer.result
+        study_id, schema_key = self.group
+        result.keys.append(self.key)
+        result.counts.setdefault(study_id, {})[schema_key] = len(self.ids)
+        result.records += len(self.ids)
+
+    def _fail(self, exc: Exception) -> None:
+        self.writer.logger.warning(f"cannot write {self.key}: {exc}; its records go to the re-drive list")
+        self.failed = True
+        if self._context is not None:
+            self.abort(exc)
+
+    def _redrive_ids(self) -> None:
+        self.writer.result.failed_record_ids.extend(i if isinstance(i, str) else i.decode() for i in self.ids)
+        self.ids.clear()  # the same list `write_copy` appends to
+
+    def abort(self, exc: BaseException) -> None:
+        """Discard the file being written (the store never shows a partial object)."""
+        context, self._context = self._context, None
+        if context is not None:
+            with contextlib.suppress(Exception):  # the original error is the one to report
+                context.__exit__(type(exc), exc, exc.__traceback__)
 
 
 def _parse_copy_row(row: Any) -> list[Any]:
