@@ -33,8 +33,8 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 import sqlalchemy as sa
@@ -63,7 +63,7 @@ _STUDIES_PER_QUERY = 1_000
 _ORDER = (records.c.study_id, records.c.schema_key, records.c.uploaded_on, records.c.record_id)
 # COPY rows are gathered into blocks of about this size before they are written.
 _BLOCK = 256 * 1024
-_LF, _QUOTE = 10, 34
+_QUOTE = 34
 
 
 @dataclass
@@ -444,8 +444,9 @@ class _CopyFile:
             return
         try:
             if self._context is None:
-                self._context = self.writer.store.open_write(self.key)
-                self._out = self._context.__enter__()
+                context = self.writer.store.open_write(self.key)
+                self._out = context.__enter__()
+                self._context = context
                 self._out.write(_HEADER)
             assert self._out is not None
             self._out.write(block)

@@ -338,7 +338,9 @@ def _export_both_ways(database, tmp_path, monkeypatch, **message):
     with monkeypatch.context() as patch:
         patch.setattr(export_module, "_uses_copy", lambda database, conn: False)
         python_path = export(database, python_store, ignoreLastExportTime=True, **message)
-    copy_path = export(database, copy_store, ignoreLastExportTime=True, **message)
+    with monkeypatch.context() as patch:
+        patch.setattr(export_module, "_BLOCK", 1_000)  # many writes per file
+        copy_path = export(database, copy_store, ignoreLastExportTime=True, **message)
     return copy_store, copy_path, python_store, python_path
 
 
@@ -374,7 +376,8 @@ def test_postgres_copy_export_writes_the_python_paths_bytes(pg_database, tmp_pat
         "micro-half,s1,survey,2016-10-03T01:00:00.500000+00:00,{}\r\n"
         '"quote""d, id",s1,survey,2016-10-03T02:00:00+00:00,"{""text"": ""say \\""hi\\"", then\\nleave\\r\\n""}"\r\n'
         '"",s1,survey,2016-10-03T02:30:00+00:00,"{""empty"": """"}"\r\n'
-        'unicode-é,s1,survey,2016-10-03T03:00:00+00:00,"{""név"": ""Zoë ✓ 日本"", ""nested"": {""a"": [1, null, true]}}"\r\n'
+        'unicode-é,s1,survey,2016-10-03T03:00:00+00:00,'
+        '"{""név"": ""Zoë ✓ 日本"", ""nested"": {""a"": [1, null, true]}}"\r\n'
         'after-quoted-id,s1,survey,2016-10-03T08:00:00+00:00,"{""q"": 3}"\r\n'
     )
 
