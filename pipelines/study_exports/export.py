@@ -5,8 +5,8 @@ has one and the request does not ignore it, else the request's `startDateTime`, 
 type gives (DAILY: end - 1 day, HOURLY: end - 1 hour, INSTANT: start of the end's day, UTC).
 
 Everything happens in one transaction that holds the studies' watermark rows locked (PostgreSQL
-`SELECT ... FOR UPDATE`; SQLite's write lock): the records stream from a server-side cursor into one
-RFC 4180 CSV per (study, schema_key); then the watermarks move to `endDateTime` (never backwards,
+`SELECT ... FOR UPDATE`; SQLite's write lock): the records stream into one RFC 4180 CSV per
+(study, schema_key); then the watermarks move to `endDateTime` (never backwards,
 never for a request that ignores them or overrides the records) and an export log row is written.
 If anything raises, the transaction rolls back: no watermark moves, and the files already written
 are removed, so the next run of any type covers the gap.
@@ -15,10 +15,16 @@ A record that cannot be exported (its `data` is not a JSON object, or its file c
 does not fail the others: its id goes to a re-drive list in the object store and a re-drive message
 (`redriveCount` + 1, tag `redrive export; original: ...`) is queued, up to `max_redrives`; past it the
 records are dead and listed in the result.
+
+PostgreSQL: the rows are PostgreSQL's own `COPY (SELECT ...) TO STDOUT WITH (FORMAT csv)` output, the
+server rendering each value as the Python path does (`_pg_columns`); Python only splits the ordered
+stream into files where (study_id, schema_key) changes and turns each row's final LF into CRLF.
+SQLite: a cursor read in batches, formatted with `pipelines.core.rfc4180`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import itertools
@@ -26,9 +32,10 @@ import logging
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -45,6 +52,7 @@ from pipelines.study_exports.watermarks import advance_export_times, ensure_expo
 log = logging.getLogger(__name__)
 
 CSV_HEADER = ("record_id", "study_id", "schema_key", "uploaded_on", "data")
+_HEADER = rfc4180.format_row(CSV_HEADER).encode("utf-8")
 DEFAULT_MAX_REDRIVES = 2
 DEFAULT_CLOCK_SKEW = dt.timedelta(minutes=1)
 # A re-drive list holds at most this many record ids (one message each), so that an override
@@ -52,6 +60,10 @@ DEFAULT_CLOCK_SKEW = dt.timedelta(minutes=1)
 MAX_OVERRIDE_RECORDS = 10_000
 _BATCH = 5_000
 _STUDIES_PER_QUERY = 1_000
+_ORDER = (records.c.study_id, records.c.schema_key, records.c.uploaded_on, records.c.record_id)
+# COPY rows are gathered into blocks of about this size before they are written.
+_BLOCK = 256 * 1024
+_QUOTE = 34
 
 
 @dataclass
@@ -126,7 +138,7 @@ def run_export(
             watermarks = lock_export_times(database, conn, study_ids) if request.uses_watermark else {}
             if override_ids is not None:
                 prefix = f"study_exports/{request.exportType.lower()}/override-{result.export_id}"
-                writer.write_groups(_override_rows(database, conn, override_ids, request.studyWhitelist), prefix)
+                _override_records(database, conn, override_ids, request.studyWhitelist, writer, prefix)
                 result.windows = {s: None for s in study_ids}
             else:
                 _export_windows(database, conn, request, study_ids, watermarks, writer, logger)
@@ -216,13 +228,16 @@ def _export_windows(
     for start, starting in sorted(by_start.items()):
         prefix = f"study_exports/{request.exportType.lower()}/{_stamp(start)}--{_stamp(end)}"
         for chunk in _batched(starting, _STUDIES_PER_QUERY):
-            query = (
-                sa.select(*_columns())
-                .where(records.c.study_id.in_(chunk))
-                .where(records.c.uploaded_on >= start, records.c.uploaded_on < end)
-                .order_by(records.c.study_id, records.c.schema_key, records.c.uploaded_on, records.c.record_id)
-            )
-            writer.write_groups(_rows(database, conn, query), prefix)
+
+            def window(columns: list[sa.ColumnElement], chunk: tuple[str, ...] = chunk) -> sa.Select:
+                return (
+                    sa.select(*columns)
+                    .where(records.c.study_id.in_(chunk))
+                    .where(records.c.uploaded_on >= start, records.c.uploaded_on < end)
+                    .order_by(*_ORDER)
+                )
+
+            _write_records(database, conn, window, writer, prefix)
             progress.advance(len(chunk))
 
 
@@ -236,18 +251,73 @@ def study_window_start(request: ExportRequest, watermark: dt.datetime | None) ->
     return window_start(request.exportType, request.endDateTime)
 
 
-def _override_rows(
-    database: Database, conn: Connection, record_ids: list[str], whitelist: Sequence[str] | None
-) -> Iterator[sa.Row]:
-    query = sa.select(*_columns()).where(records.c.record_id.in_(record_ids))
-    if whitelist is not None:
-        query = query.where(records.c.study_id.in_(whitelist))
-    query = query.order_by(records.c.study_id, records.c.schema_key, records.c.uploaded_on, records.c.record_id)
-    return _rows(database, conn, query)
+def _override_records(
+    database: Database,
+    conn: Connection,
+    record_ids: list[str],
+    whitelist: Sequence[str] | None,
+    writer: _CsvWriter,
+    prefix: str,
+) -> None:
+    def listed(columns: list[sa.ColumnElement]) -> sa.Select:
+        query = sa.select(*columns).where(records.c.record_id.in_(record_ids))
+        if whitelist is not None:
+            query = query.where(records.c.study_id.in_(whitelist))
+        return query.order_by(*_ORDER)
+
+    _write_records(database, conn, listed, writer, prefix)
 
 
-def _rows(database: Database, conn: Connection, query: sa.Select) -> Iterator[sa.Row]:
-    return itertools.chain.from_iterable(database.stream(conn, query, batch_size=_BATCH))
+def _write_records(
+    database: Database,
+    conn: Connection,
+    query: Callable[[list[sa.ColumnElement]], sa.Select],
+    writer: _CsvWriter,
+    prefix: str,
+) -> None:
+    """The records `query(columns)` selects, ordered by (study_id, schema_key), into their files:
+    PostgreSQL's COPY output when the connection speaks UTF-8, else rows formatted in Python."""
+    if _uses_copy(database, conn):
+        raw = conn.connection.driver_connection
+        writer.write_copy(_copy_rows(raw, conn.dialect, query(_pg_columns())), prefix)
+    else:
+        rows = itertools.chain.from_iterable(database.stream(conn, query(_columns()), batch_size=_BATCH))
+        writer.write_groups(rows, prefix)
+
+
+def _uses_copy(database: Database, conn: Connection) -> bool:
+    # COPY's bytes are written as they come: they must be UTF-8 like the files.
+    return database.is_postgres and conn.connection.driver_connection.info.encoding == "utf-8"
+
+
+def _pg_columns() -> list[sa.ColumnElement]:
+    """`_columns()` as PostgreSQL renders them to the text the Python path writes.
+
+    `uploaded_on`: `datetime.isoformat()` of the UTC value (microseconds only when not zero).
+    `data`: its JSON text when the record is exportable, else NULL (re-driven). The Python check is
+    "the text starts with '{'"; JSONB's text starts with '{' exactly when it is an object, so
+    `jsonb_typeof(data) = 'object'` is the same test, and a NULL last field (a row ending in ",\n")
+    marks every record the Python path would re-drive.
+    """
+    utc = sa.func.timezone("UTC", records.c.uploaded_on)
+    whole_second = sa.func.date_trunc("second", records.c.uploaded_on) == records.c.uploaded_on
+    pattern = sa.case(
+        (whole_second, 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'), else_='YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
+    )
+    return [
+        records.c.record_id,
+        records.c.study_id,
+        records.c.schema_key,
+        sa.func.to_char(utc, pattern).label("uploaded_on_text"),
+        sa.case((sa.func.jsonb_typeof(records.c.data) == "object", sa.cast(records.c.data, sa.Text))).label("data"),
+    ]
+
+
+def _copy_rows(raw: Any, dialect: sa.Dialect, query: sa.Select) -> Iterator[Any]:
+    """The rows of `query` as the server's CSV, one buffer per row (each ends with its LF)."""
+    compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    with raw.cursor() as cursor, cursor.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.params) as copy:
+        yield from copy
 
 
 class _CsvWriter:
@@ -297,12 +367,134 @@ class _CsvWriter:
                 continue
             yield row
 
+    def write_copy(self, rows: Iterable[Any], prefix: str) -> None:
+        """`write_groups` for PostgreSQL's COPY CSV rows (`_pg_columns`, one LF-ended buffer each).
+
+        A row whose record_id is unquoted belongs to the current file when the bytes after its first
+        comma are the file's `,study_id,schema_key,`; any other row is parsed (a new group, or an id
+        that needed quotes). A NULL `data` (a row ending in ",\n") is a record to re-drive.
+        """
+        failed = self.result.failed_record_ids
+        file: _CopyFile | None = None
+        ids: list[str | bytearray] = []  # the current file's
+        middle = b"\0"  # matches no row: the first row opens the first file
+        buf = bytearray()
+        block = _BLOCK
+        try:
+            for row in rows:
+                start = len(buf)
+                buf += row
+                comma = buf.find(b",", start)
+                if buf[start] == _QUOTE or not buf.startswith(middle, comma):
+                    record_id, study_id, schema_key, _, data = _parse_copy_row(row)
+                    if file is None or file.group != (study_id, schema_key):
+                        del buf[start:]
+                        if file is not None:
+                            file.finish(buf)
+                        key = f"{prefix}/{_segment(study_id)}/{_segment(schema_key)}.csv"
+                        file = _CopyFile(self, key, (study_id, schema_key))
+                        ids = file.ids
+                        middle = f",{rfc4180.format_field(study_id)},{rfc4180.format_field(schema_key)},".encode()
+                        buf = bytearray(row)
+                        start = 0
+                    if data is None:
+                        failed.append(record_id)
+                        del buf[start:]
+                        continue
+                    ids.append(record_id)
+                elif buf.endswith(b",\n"):
+                    failed.append(buf[start:comma].decode())
+                    del buf[start:]
+                    continue
+                else:
+                    ids.append(buf[start:comma])
+                buf.insert(-1, 13)  # one COPY row per buffer: its last byte is the LF that ends it
+                if len(buf) >= block:
+                    file.write(buf)  # type: ignore[union-attr]
+                    buf = bytearray()
+            if file is not None:
+                file.finish(buf)
+        except BaseException as exc:
+            if file is not None:
+                file.abort(exc)
+            raise
+
     def remove_written(self) -> None:
         for key in self.result.keys:
             try:
                 self.store.delete(key)
             except Exception as exc:  # noqa: BLE001 - best effort: the export already failed
                 self.logger.warning(f"cannot remove {key} of a failed export: {exc}")
+
+
+class _CopyFile:
+    """One (study, schema_key) file of `_CsvWriter.write_copy`: opened at its first record, written
+    in blocks; a store error drops the file and re-drives its records (those to come too)."""
+
+    def __init__(self, writer: _CsvWriter, key: str, group: tuple[str, str]):
+        self.writer, self.key, self.group = writer, key, group
+        self.ids: list[str | bytearray] = []  # record ids written, as text or as their COPY bytes
+        self.failed = False
+        self._context: AbstractContextManager[IO[bytes]] | None = None
+        self._out: IO[bytes] | None = None
+
+    def write(self, block: bytearray) -> None:
+        if self.failed:
+            self._redrive_ids()
+            return
+        try:
+            if self._context is None:
+                context = self.writer.store.open_write(self.key)
+                self._out = context.__enter__()
+                self._context = context
+                self._out.write(_HEADER)
+            assert self._out is not None
+            self._out.write(block)
+        except Exception as exc:  # noqa: BLE001 - any store error fails this file only
+            self._fail(exc)
+
+    def finish(self, block: bytearray) -> None:
+        if block:
+            self.write(block)
+        if self.failed:
+            self._redrive_ids()
+            return
+        if self._context is None:
+            return  # every record of the group was re-driven: no file
+        context, self._context = self._context, None
+        try:
+            context.__exit__(None, None, None)
+        except Exception as exc:  # noqa: BLE001 - any store error fails this file only
+            self._fail(exc)
+            self._redrive_ids()
+            return
+        result = self.writer.result
+        study_id, schema_key = self.group
+        result.keys.append(self.key)
+        result.counts.setdefault(study_id, {})[schema_key] = len(self.ids)
+        result.records += len(self.ids)
+
+    def _fail(self, exc: Exception) -> None:
+        self.writer.logger.warning(f"cannot write {self.key}: {exc}; its records go to the re-drive list")
+        self.failed = True
+        if self._context is not None:
+            self.abort(exc)
+
+    def _redrive_ids(self) -> None:
+        self.writer.result.failed_record_ids.extend(i if isinstance(i, str) else i.decode() for i in self.ids)
+        self.ids.clear()  # the same list `write_copy` appends to
+
+    def abort(self, exc: BaseException) -> None:
+        """Discard the file being written (the store never shows a partial object)."""
+        context, self._context = self._context, None
+        if context is not None:
+            with contextlib.suppress(Exception):  # the original error is the one to report
+                context.__exit__(type(exc), exc, exc.__traceback__)
+
+
+def _parse_copy_row(row: Any) -> list[Any]:
+    """(record_id, study_id, schema_key, uploaded_on, data) of one COPY CSV row (data None: NULL)."""
+    return rfc4180.parse_record(bytes(row)[:-1].decode("utf-8"))
 
 
 def _csv_lines(study_id: str, schema_key: str) -> Any:

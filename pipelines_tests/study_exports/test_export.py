@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import json
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
 
+from pipelines.core.object_store import LocalObjectStore
 from pipelines.study_exports.errors import StudyExportError
 from pipelines.study_exports.export import run_export
 from pipelines.study_exports.redrive import StoreInbox
@@ -296,3 +300,143 @@ def test_the_export_log_records_request_counts_and_keys(seeded, local_store):
     assert (row.export_type, row.tag, row.record_count, row.counts) == ("DAILY", "t", 2, {"s2": {"walk": 2}})
     assert row.keys == result.keys
     assert row.request == {"exportType": "DAILY", "endDateTime": DAILY_END, "studyWhitelist": ["s2"], "tag": "t"}
+
+
+# --- PostgreSQL: COPY output is the Python path's output, byte for byte -------------------------------
+
+ODD_RECORDS = [
+    # (record_id, study_id, uploaded_on, schema_key, data)
+    ("plain", "s1", at("10-03 01:00"), "survey", {"q": 1}),
+    ("micro", "s1", at("10-03 01:00:00.000001"), "survey", {"q": 2}),
+    ("micro-half", "s1", at("10-03 01:00:00.5"), "survey", {}),
+    ('quote"d, id', "s1", at("10-03 02:00"), "survey", {"text": 'say "hi", then\nleave\r\n'}),
+    ("", "s1", at("10-03 02:30"), "survey", {"empty": ""}),
+    ("unicode-é", "s1", at("10-03 03:00"), "survey", {"név": "Zoë ✓ 日本", "nested": {"a": [1, None, True]}}),
+    ("bad-array", "s1", at("10-03 04:00"), "survey", [1, 2]),
+    ("bad-string", "s1", at("10-03 04:30"), "survey", "{not an object}"),
+    ("bad-string-brace", "s1", at("10-03 04:40"), "survey", 'ends in }'),
+    ("bad-number", "s1", at("10-03 05:00"), "survey", 12.5),
+    ("bad-sql-null", "s1", at("10-03 05:30"), "survey", None),
+    ("only-bad", "s1", at("10-03 06:00"), "diary", "x"),
+    ("comma-schema", "s1", at("10-03 07:00"), "a,b", {"k": "v"}),
+    ("newline-schema", "s1", at("10-03 07:00"), "line\nbreak", {"k": "v"}),
+    ("quote-schema", "s1", at("10-03 07:00"), 'say "x"', {"k": "v"}),
+    ("after-quoted-id", "s1", at("10-03 08:00"), "survey", {"q": 3}),
+    ("étude-1", "étude, ü", at("10-03 09:00"), "walk", {"steps": 1}),
+    ("late", "s2", at("10-03 23:59:59.999999"), "walk", {"steps": 2}),
+] + [  # a file larger than one COPY write block
+    (f"bulk-{n:05d}", "s2", at("10-03 10:00") + dt.timedelta(seconds=n), "walk", {"n": n, "pad": "x" * 80})
+    for n in range(4000)
+]
+
+
+def _export_both_ways(database, tmp_path, monkeypatch, **message):
+    from pipelines.core.object_store import LocalObjectStore
+    from pipelines.study_exports import export as export_module
+
+    copy_store, python_store = LocalObjectStore(tmp_path / "copy"), LocalObjectStore(tmp_path / "python")
+    with monkeypatch.context() as patch:
+        patch.setattr(export_module, "_uses_copy", lambda database, conn: False)
+        python_path = export(database, python_store, ignoreLastExportTime=True, **message)
+    with monkeypatch.context() as patch:
+        patch.setattr(export_module, "_BLOCK", 1_000)  # many writes per file
+        copy_path = export(database, copy_store, ignoreLastExportTime=True, **message)
+    return copy_store, copy_path, python_store, python_path
+
+
+def _same_files(copy_store, copy_path, python_store, python_path):
+    # Override keys name their export's id.
+    assert [k.replace(copy_path.export_id, "ID") for k in copy_path.keys] == [
+        k.replace(python_path.export_id, "ID") for k in python_path.keys
+    ]
+    for copy_key, python_key in zip(copy_path.keys, python_path.keys):
+        assert copy_store.get_bytes(copy_key) == python_store.get_bytes(python_key), copy_key
+    assert copy_path.counts == python_path.counts
+    assert copy_path.records == python_path.records
+    assert copy_path.failed_record_ids == python_path.failed_record_ids
+
+
+def test_postgres_copy_export_writes_the_python_paths_bytes(pg_database, tmp_path, monkeypatch):
+    seed(pg_database, ODD_RECORDS, study_ids=("s1", "s2", "étude, ü"))
+    copy_store, copy_path, python_store, python_path = _export_both_ways(
+        pg_database, tmp_path, monkeypatch,
+        exportType="DAILY", startDateTime="2016-10-03T00:00:00Z", endDateTime=DAILY_END,
+    )
+    _same_files(copy_store, copy_path, python_store, python_path)
+    assert copy_path.records == 4012
+    # s1's files in schema_key order: "a,b", "diary" (only a bad record: no file), "line\nbreak", ...
+    assert copy_path.failed_record_ids == [
+        "only-bad", "bad-array", "bad-string", "bad-string-brace", "bad-number", "bad-sql-null"
+    ]
+    s1_survey = copy_store.get_bytes("study_exports/daily/20161003T000000Z--20161004T000000Z/s1/survey.csv")
+    assert s1_survey.decode("utf-8") == (
+        "record_id,study_id,schema_key,uploaded_on,data\r\n"
+        'plain,s1,survey,2016-10-03T01:00:00+00:00,"{""q"": 1}"\r\n'
+        'micro,s1,survey,2016-10-03T01:00:00.000001+00:00,"{""q"": 2}"\r\n'
+        "micro-half,s1,survey,2016-10-03T01:00:00.500000+00:00,{}\r\n"
+        '"quote""d, id",s1,survey,2016-10-03T02:00:00+00:00,"{""text"": ""say \\""hi\\"", then\\nleave\\r\\n""}"\r\n'
+        '"",s1,survey,2016-10-03T02:30:00+00:00,"{""empty"": """"}"\r\n'
+        'unicode-é,s1,survey,2016-10-03T03:00:00+00:00,'
+        '"{""név"": ""Zoë ✓ 日本"", ""nested"": {""a"": [1, null, true]}}"\r\n'
+        'after-quoted-id,s1,survey,2016-10-03T08:00:00+00:00,"{""q"": 3}"\r\n'
+    )
+
+
+def test_postgres_copy_export_of_a_record_override_writes_the_python_paths_bytes(pg_database, tmp_path, monkeypatch):
+    ancient = ("ancient", "s1", dt.datetime(5, 1, 2, 3, 4, 5, 120, tzinfo=dt.timezone.utc), "survey", {"y": 5})
+    seed(pg_database, [*ODD_RECORDS[:18], ancient], study_ids=("s1", "s2", "étude, ü"))
+    ids = [r[0] for r in [*ODD_RECORDS[:18], ancient]]
+    for root in ("copy", "python"):
+        (tmp_path / root / "lists").mkdir(parents=True)
+        (tmp_path / root / "lists" / "ids.txt").write_text("".join(f"{i}\n" for i in ids if i and "\n" not in i))
+    copy_store, copy_path, python_store, python_path = _export_both_ways(
+        pg_database, tmp_path, monkeypatch, exportType="DAILY", recordOverride="lists/ids.txt"
+    )
+    _same_files(copy_store, copy_path, python_store, python_path)
+    assert copy_path.records == 12  # the listed good records: not "" (an empty line lists nothing)
+    [s1_key] = [k for k in copy_path.keys if k.endswith("/s1/survey.csv")]
+    s1_survey = copy_store.get_bytes(s1_key).decode("utf-8").splitlines()
+    assert s1_survey[1] == 'ancient,s1,survey,0005-01-02T03:04:05.000120+00:00,"{""y"": 5}"'
+
+
+class _StoreFailingMidFile(LocalObjectStore):
+    """A real local store whose writes to `fail_key` fail after their first block."""
+
+    def __init__(self, root, fail_key: str):
+        super().__init__(root)
+        self.fail_key = fail_key
+
+    @contextmanager
+    def open_write(self, key: str):
+        with super().open_write(key) as out:
+            if self.fail_key not in key:
+                yield out
+                return
+            writes = 0
+
+            class Failing(io.RawIOBase):
+                def write(self, block):
+                    nonlocal writes
+                    writes += 1
+                    if writes > 1:
+                        raise OSError(f"simulated store failure writing {key}")
+                    return out.write(block)
+
+            yield Failing()
+
+
+def test_postgres_a_file_failing_mid_stream_redrives_all_its_records_and_keeps_the_others(pg_database, tmp_path):
+    seed(pg_database, ODD_RECORDS, study_ids=("s1", "s2", "étude, ü"))
+    store = _StoreFailingMidFile(tmp_path / "objects", fail_key="/s2/walk.csv")
+    result = export(
+        pg_database, store, exportType="DAILY", startDateTime="2016-10-03T00:00:00Z", endDateTime=DAILY_END,
+        ignoreLastExportTime=True,
+    )
+    assert result.records == 11  # s1's and étude's good records
+    assert not any(k.endswith("/s2/walk.csv") for k in result.keys)
+    assert sorted(result.failed_record_ids) == sorted(
+        ["only-bad", "bad-array", "bad-string", "bad-string-brace", "bad-number", "bad-sql-null", "late"]
+        + [f"bulk-{n:05d}" for n in range(4000)]
+    )
+    assert store.get_bytes(result.redrive_keys[0]).decode().count("\n") == 4007
+    assert list(store.list("study_exports/daily/20161003T000000Z--20161004T000000Z/s2/")) == []
