@@ -340,20 +340,21 @@ class _CsvWriter:
         first = next(good, None)
         if first is None:
             return 0
+        rows = itertools.chain((first,), good)
         ids: list[str] = []
         try:
             with self.store.open_write(key) as raw:
                 out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
                 out.write(rfc4180.format_row(CSV_HEADER))
                 lines = _csv_lines(study_id, schema_key)
-                for batch in _batched(itertools.chain((first,), good), _BATCH):
+                for batch in _batched(rows, _BATCH):
+                    ids.extend(row[0] for row in batch)  # before the write: a failing write re-drives them
                     out.write(lines(batch))
-                    ids.extend(row[0] for row in batch)
                 out.flush()
                 out.detach()
         except Exception as exc:  # noqa: BLE001 - any store error fails this file only
             self.logger.warning(f"cannot write {key}: {exc}; its records go to the re-drive list")
-            ids.extend(row[0] for row in good)  # the rest of the group, unread when the store failed
+            ids.extend(row[0] for row in rows)  # the rest of the group (the first too), unread when it failed
             self.result.failed_record_ids.extend(ids)
             return 0
         return len(ids)

@@ -67,7 +67,7 @@ def test_a_30_partition_backfill_runs_as_one_run_and_ignores_the_watermarks(data
 def test_the_instant_job_exports_a_whitelisted_study_up_to_the_end(database, resources):
     seed(database, JANUARY, study_ids=("s1", "s2"))
     defs = dg.Definitions.merge(study_exports_defs, dg.Definitions(resources=resources))
-    result = defs.get_job_def("study_exports_instant_job").execute_in_process(
+    result = defs.resolve_job_def("study_exports_instant_job").execute_in_process(
         run_config={"ops": {"study_exports_on_request": {"config": {
             "studyWhitelist": ["s2"], "endDateTime": "2024-01-03T18:00:00Z"}}}},
     )
@@ -77,7 +77,7 @@ def test_the_instant_job_exports_a_whitelisted_study_up_to_the_end(database, res
 
 
 def test_the_daily_schedule_runs_the_day_before_after_midnight_utc():
-    schedule = code_location.get_schedule_def("study_exports_daily_schedule")
+    schedule = code_location.resolve_schedule_def("study_exports_daily_schedule")
     context = dg.build_schedule_context(scheduled_execution_time=at("10-05 01:00").replace(year=2024, month=1))
     [request] = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2024-01-04"
@@ -85,7 +85,7 @@ def test_the_daily_schedule_runs_the_day_before_after_midnight_utc():
 
 
 def test_the_hourly_schedule_runs_the_hour_before():
-    schedule = code_location.get_schedule_def("study_exports_hourly_schedule")
+    schedule = code_location.resolve_schedule_def("study_exports_hourly_schedule")
     context = dg.build_schedule_context(scheduled_execution_time=at("10-05 10:05").replace(year=2024, month=1))
     [request] = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2024-01-05-09:00"

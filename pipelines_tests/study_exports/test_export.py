@@ -425,11 +425,11 @@ class _StoreFailingMidFile(LocalObjectStore):
             yield Failing()
 
 
-def test_postgres_a_file_failing_mid_stream_redrives_all_its_records_and_keeps_the_others(pg_database, tmp_path):
-    seed(pg_database, ODD_RECORDS, study_ids=("s1", "s2", "étude, ü"))
+def test_a_file_failing_mid_stream_redrives_all_its_records_and_keeps_the_others(database, tmp_path):
+    seed(database, ODD_RECORDS, study_ids=("s1", "s2", "étude, ü"))
     store = _StoreFailingMidFile(tmp_path / "objects", fail_key="/s2/walk.csv")
     result = export(
-        pg_database, store, exportType="DAILY", startDateTime="2016-10-03T00:00:00Z", endDateTime=DAILY_END,
+        database, store, exportType="DAILY", startDateTime="2016-10-03T00:00:00Z", endDateTime=DAILY_END,
         ignoreLastExportTime=True,
     )
     assert result.records == 11  # s1's and étude's good records
