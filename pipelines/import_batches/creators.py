@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
 from pydantic import Field
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from pipelines.import_batches.tables import import_pending_links as links
@@ -114,6 +116,7 @@ class Wave:
     def creating_objects(self, object_type: str) -> sa.ColumnElement[bool]:
         return sa.and_(
             objects.c.batch_id == self.batch_pk,
+            objects.c.wave == self.number,  # indexed: the wave's rows, not the batch's
             objects.c.status == "creating",
             objects.c.object_type == object_type,
             objects.c.existed.is_(False),
@@ -145,25 +148,43 @@ def _parent_id(object_row: sa.FromClause, tag: LinkTag) -> sa.ScalarSelect:
 
 
 def create_objects(wave: Wave, object_type: ObjectType, registry: Registry = REGISTRY) -> None:
-    """INSERT the wave's objects of one type that are not in the target yet, then record every id."""
+    """INSERT the wave's objects of one type (those already in the target are skipped by their natural
+    key), then record every id and complete them in one UPDATE."""
     table = object_type.table
-    key = table.c[object_type.key]
     mine = wave.creating_objects(object_type.name)
     columns = {name: objects.c.fields[name].as_string() for name in object_type.fields}
     for tag in registry.tags_of_child(object_type.name):
         columns[tag.column] = _parent_id(objects, tag)
     if "created_by" in table.c:
         columns["created_by"] = sa.literal(wave.created_by, sa.String)
-    missing = sa.select(*columns.values()).where(mine, ~sa.exists().where(key == objects.c.natural_key))
-    wave.conn.execute(table.insert().from_select(list(columns), missing))
-    record_target_ids(wave.conn, object_type, mine)
+    insert_missing(wave.conn, table, object_type.key, list(columns), sa.select(*columns.values()).where(mine))
+    record_target_ids(wave.conn, object_type, mine, complete=True)
 
 
-def record_target_ids(conn: Connection, object_type: ObjectType, where: sa.ColumnElement[bool]) -> int:
-    """Set `target_id` of the selected pending objects from the target row with their natural key."""
+def insert_missing(
+    conn: Connection, table: sa.Table, key: str, columns: list[str], select: sa.Select
+) -> None:
+    """INSERT ... SELECT that skips the rows whose natural key (a unique column) is already there.
+
+    ON CONFLICT DO NOTHING on both backends: the unique index is probed anyway, and an anti-join on the
+    target would be planned on stale statistics (a loop over a table that grows with each wave).
+    """
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).from_select(columns, select).on_conflict_do_nothing(index_elements=[key])
+    conn.execute(statement)
+
+
+def record_target_ids(
+    conn: Connection, object_type: ObjectType, where: sa.ColumnElement[bool], *, complete: bool = False
+) -> int:
+    """Set `target_id` of the selected pending objects from the target row with their natural key
+    (and, with `complete`, their status in the same pass: one rewrite of each row, not two)."""
     table = object_type.table
     found = sa.select(table.c.id).where(table.c[object_type.key] == objects.c.natural_key).scalar_subquery()
-    return conn.execute(objects.update().where(where).values(target_id=found)).rowcount
+    values: dict[str, Any] = {"target_id": found}
+    if complete:  # an object left without id fails the wave (`run_wave` checks every id), status or not
+        values["status"] = "complete"
+    return conn.execute(objects.update().where(where).values(values)).rowcount
 
 
 def find_existing(conn: Connection, batch_pk: int, object_type: ObjectType) -> int:
@@ -235,7 +256,8 @@ class ImportCreators(dg.ConfigurableResource):
 
     The default writes the posture catalog. Subclass and override a method to send a type elsewhere;
     a method must create what `wave.creating_objects(type)` (or `creating_links(tag)`) selects,
-    idempotently, and set its `target_id`.
+    idempotently, and set its `target_id` (it may mark them `complete` in the same UPDATE, as the
+    default does; the wave completes the others).
     """
 
     created_by_prefix: str = Field(

@@ -382,22 +382,30 @@ def lock_batch(conn: Connection, batch: _Batch) -> bool:
 
 
 def start_wave(conn: Connection, batch: _Batch) -> int:
-    """Mark the ready objects `creating` (and those a killed run left `creating`); returns how many."""
+    """Mark the ready objects `creating` (and count those a killed run left `creating`); returns how many."""
     if not lock_batch(conn, batch):
         return 0
     number = batch.waves + 1
-    # An object of level k has a parent of level k - 1, complete at wave k at the soonest: only objects
-    # of level below `number` need the look at their steps.
-    ready = sa.and_(
-        objects.c.status == "awaiting",
-        objects.c.level < number,
-        _not_waiting(steps.c.waiting_object_id, objects.c.id),
+    mine = objects.c.batch_id == batch.pk
+    # A killed run committed its wave's `creating` rows with this wave's number (its `waves` was not):
+    # they are sent again as they are.
+    left = conn.scalar(
+        sa.select(sa.func.count()).where(mine, objects.c.wave == number, objects.c.status == "creating")
     )
-    return conn.execute(
+    # An object of level k has a parent of level k - 1, complete at wave k at the soonest: only objects
+    # of level below `number` need the look at their steps. (No OR with the left ones: the steps are
+    # then probed as an anti-join, not hashed whole for each wave.)
+    ready = conn.execute(
         objects.update()
-        .where(objects.c.batch_id == batch.pk, sa.or_(objects.c.status == "creating", ready))
+        .where(
+            mine,
+            objects.c.status == "awaiting",
+            objects.c.level < number,
+            _not_waiting(steps.c.waiting_object_id, objects.c.id),
+        )
         .values(status="creating", wave=number)
     ).rowcount
+    return (left or 0) + ready
 
 
 def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
@@ -405,19 +413,21 @@ def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
     if not lock_batch(conn, batch):
         return True
     wave = creators.wave(conn, batch.pk, batch.batch_id, batch.waves + 1)
-    mine_objects, mine_links = objects.c.batch_id == batch.pk, links.c.batch_id == batch.pk
-    creating = sa.and_(mine_objects, objects.c.status == "creating")
+    mine_links = links.c.batch_id == batch.pk
+    # The wave's objects (indexed by wave): the default creators complete the ones they create.
+    this_wave = sa.and_(objects.c.batch_id == batch.pk, objects.c.wave == wave.number)
+    creating = sa.and_(this_wave, objects.c.status == "creating")
     for (object_type,) in conn.execute(
         sa.select(objects.c.object_type).where(creating, objects.c.existed.is_(False)).distinct()
     ).all():
         creators.create_objects(wave, object_type)
     uncreated = conn.execute(
-        sa.select(objects.c.line, objects.c.pending_object_id).where(creating, objects.c.target_id.is_(None)).limit(5)
+        sa.select(objects.c.line, objects.c.pending_object_id).where(this_wave, objects.c.target_id.is_(None)).limit(5)
     ).all()
     if uncreated:
         named = ", ".join(f"{pid!r} (objects line {line})" for line, pid in uncreated)
         raise ImportBatchError(f"batch {batch.batch_id}: the creators did not create {named}")
-    done_objects = sa.select(objects.c.id).where(creating)
+    done_objects = sa.select(objects.c.id).where(this_wave)
     conn.execute(steps.delete().where(steps.c.awaited_object_id.in_(done_objects)))
 
     # A Dependent link (not created separately) completes with its child.
@@ -440,11 +450,11 @@ def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
     for (tag,) in conn.execute(sa.select(links.c.link_tag).where(links_creating).distinct()).all():
         creators.create_links(wave, tag)
     _complete_links(conn, links_creating)
-    conn.execute(objects.update().where(creating).values(status="complete"))
+    conn.execute(objects.update().where(creating).values(status="complete"))  # existing ones, other creators'
 
     remaining = conn.scalar(
-        sa.select(sa.func.count()).select_from(steps).where(steps.c.batch_id == batch.pk, steps.c.step == "ImportBatchMain")
-    )
+        sa.select(steps.c.id).where(steps.c.batch_id == batch.pk, steps.c.step == "ImportBatchMain").limit(1)
+    ) is not None
     now = _now()
     values: dict[str, Any] = {"waves": wave.number, "updated_at": now}
     if not remaining:

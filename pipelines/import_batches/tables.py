@@ -57,7 +57,9 @@ import_pending_objects = sa.Table(
     sa.Column("wave", sa.Integer, nullable=True),
     sa.Column("target_id", IdType, nullable=True),
     sa.UniqueConstraint("batch_id", "pending_object_id"),
-    sa.Index(None, "batch_id", "status"),
+    # A wave selects its objects by number; status is not indexed, so the per-wave status and id
+    # updates touch no index (PostgreSQL can keep them on the page, HOT).
+    sa.Index(None, "batch_id", "wave"),
     sa.CheckConstraint(_in("status", ITEM_STATUSES), name="status"),
 )
 
@@ -83,6 +85,15 @@ import_pending_links = sa.Table(
     sa.CheckConstraint(_in("link_type", LINK_TYPES), name="link_type"),
 )
 
+STEP_REFERENCES = ("waiting_object_id", "waiting_link_id", "awaited_object_id", "awaited_link_id")
+
+
+def _partial_index(column: str) -> sa.Index:
+    """Index of the steps' rows whose `column` is set."""
+    filled = sa.text(f"{column} IS NOT NULL")
+    return sa.Index(None, column, postgresql_where=filled, sqlite_where=filled)
+
+
 # Bookkeeping rows, saved and deleted by the hundred thousand in one statement: no foreign keys (each
 # would cost a trigger per row); the ids are pending objects' and links' of the same batch.
 import_awaiting_steps = sa.Table(
@@ -91,10 +102,12 @@ import_awaiting_steps = sa.Table(
     sa.Column("id", IdType, primary_key=True),
     sa.Column("batch_id", IdType, nullable=False),
     sa.Column("step", sa.String(30), nullable=False),
-    sa.Column("waiting_object_id", IdType, nullable=True, index=True),
-    sa.Column("waiting_link_id", IdType, nullable=True, index=True),
-    sa.Column("awaited_object_id", IdType, nullable=True, index=True),
-    sa.Column("awaited_link_id", IdType, nullable=True, index=True),
+    sa.Column("waiting_object_id", IdType, nullable=True),
+    sa.Column("waiting_link_id", IdType, nullable=True),
+    sa.Column("awaited_object_id", IdType, nullable=True),
+    sa.Column("awaited_link_id", IdType, nullable=True),
+    # Each step fills one waiting and one awaited column: partial indexes hold only the filled ones.
+    *(_partial_index(name) for name in STEP_REFERENCES),
     sa.Index(None, "batch_id", "step"),
     sa.CheckConstraint(_in("step", AWAITING_STEPS), name="step"),
 )

@@ -1,0 +1,42 @@
+"""import_batches: indexes that match the wave queries
+
+Pending objects are selected by wave, not status (the per-wave status updates then touch no index);
+the awaiting steps' reference indexes hold only the rows whose reference is set.
+
+Revision ID: import_batches_0002
+Revises: import_batches_0001
+Create Date: 2026-11-23
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "import_batches_0002"
+down_revision = "import_batches_0001"
+branch_labels = None
+depends_on = None
+
+STEP_REFERENCES = ("waiting_object_id", "waiting_link_id", "awaited_object_id", "awaited_link_id")
+
+
+def _step_index(column: str, partial: bool) -> None:
+    filled = {f"{d}_where": sa.text(f"{column} IS NOT NULL") for d in ("postgresql", "sqlite")} if partial else {}
+    op.create_index(f"ix_import_awaiting_steps_{column}", "import_awaiting_steps", [column], **filled)
+
+
+def upgrade() -> None:
+    op.drop_index("ix_import_pending_objects_batch_id_status", table_name="import_pending_objects")
+    op.create_index("ix_import_pending_objects_batch_id_wave", "import_pending_objects", ["batch_id", "wave"])
+    for column in STEP_REFERENCES:
+        op.drop_index(f"ix_import_awaiting_steps_{column}", table_name="import_awaiting_steps")
+        _step_index(column, partial=True)
+
+
+def downgrade() -> None:
+    for column in STEP_REFERENCES:
+        op.drop_index(f"ix_import_awaiting_steps_{column}", table_name="import_awaiting_steps")
+        _step_index(column, partial=False)
+    op.drop_index("ix_import_pending_objects_batch_id_wave", table_name="import_pending_objects")
+    op.create_index("ix_import_pending_objects_batch_id_status", "import_pending_objects", ["batch_id", "status"])
