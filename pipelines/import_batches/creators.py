@@ -113,10 +113,17 @@ class Wave:
     def created_by(self) -> str:
         return f"{self.created_by_prefix}:{self.batch_id}"
 
+    def objects_of_wave(self) -> sa.ColumnElement[bool]:
+        """The wave's pending objects. Wave n creates exactly the objects of level n - 1 (their parents,
+        of lower levels, completed in the waves before): the level is indexed and set once, so the
+        wave's status updates touch no index (PostgreSQL keeps them on the page, HOT)."""
+        return sa.and_(
+            objects.c.batch_id == self.batch_pk, objects.c.level == self.number - 1, objects.c.wave == self.number
+        )
+
     def creating_objects(self, object_type: str) -> sa.ColumnElement[bool]:
         return sa.and_(
-            objects.c.batch_id == self.batch_pk,
-            objects.c.wave == self.number,  # indexed: the wave's rows, not the batch's
+            self.objects_of_wave(),
             objects.c.status == "creating",
             objects.c.object_type == object_type,
             objects.c.existed.is_(False),

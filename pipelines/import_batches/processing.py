@@ -390,7 +390,9 @@ def start_wave(conn: Connection, batch: _Batch) -> int:
     # A killed run committed its wave's `creating` rows with this wave's number (its `waves` was not):
     # they are sent again as they are.
     left = conn.scalar(
-        sa.select(sa.func.count()).where(mine, objects.c.wave == number, objects.c.status == "creating")
+        sa.select(sa.func.count()).where(
+            mine, objects.c.level == number - 1, objects.c.wave == number, objects.c.status == "creating"
+        )
     )
     # An object of level k has a parent of level k - 1, complete at wave k at the soonest: only objects
     # of level below `number` need the look at their steps. (No OR with the left ones: the steps are
@@ -414,8 +416,8 @@ def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
         return True
     wave = creators.wave(conn, batch.pk, batch.batch_id, batch.waves + 1)
     mine_links = links.c.batch_id == batch.pk
-    # The wave's objects (indexed by wave): the default creators complete the ones they create.
-    this_wave = sa.and_(objects.c.batch_id == batch.pk, objects.c.wave == wave.number)
+    # The default creators complete the objects they create; the others complete below.
+    this_wave = wave.objects_of_wave()
     creating = sa.and_(this_wave, objects.c.status == "creating")
     for (object_type,) in conn.execute(
         sa.select(objects.c.object_type).where(creating, objects.c.existed.is_(False)).distinct()

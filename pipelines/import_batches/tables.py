@@ -57,9 +57,9 @@ import_pending_objects = sa.Table(
     sa.Column("wave", sa.Integer, nullable=True),
     sa.Column("target_id", IdType, nullable=True),
     sa.UniqueConstraint("batch_id", "pending_object_id"),
-    # A wave selects its objects by number; status is not indexed, so the per-wave status and id
-    # updates touch no index (PostgreSQL can keep them on the page, HOT).
-    sa.Index(None, "batch_id", "wave"),
+    # A wave selects its objects by level (set once, in stage 1); status, wave and target_id are not
+    # indexed, so the per-wave updates touch no index (PostgreSQL keeps them on the page, HOT).
+    sa.Index(None, "batch_id", "level"),
     sa.CheckConstraint(_in("status", ITEM_STATUSES), name="status"),
 )
 

@@ -1,6 +1,6 @@
 """import_batches: indexes that match the wave queries
 
-Pending objects are selected by wave, not status (the per-wave status updates then touch no index);
+Pending objects are selected by level, not status (the per-wave status updates then touch no index);
 the awaiting steps' reference indexes hold only the rows whose reference is set.
 
 Revision ID: import_batches_0002
@@ -28,7 +28,7 @@ def _step_index(column: str, partial: bool) -> None:
 
 def upgrade() -> None:
     op.drop_index("ix_import_pending_objects_batch_id_status", table_name="import_pending_objects")
-    op.create_index("ix_import_pending_objects_batch_id_wave", "import_pending_objects", ["batch_id", "wave"])
+    op.create_index("ix_import_pending_objects_batch_id_level", "import_pending_objects", ["batch_id", "level"])
     for column in STEP_REFERENCES:
         op.drop_index(f"ix_import_awaiting_steps_{column}", table_name="import_awaiting_steps")
         _step_index(column, partial=True)
@@ -38,5 +38,5 @@ def downgrade() -> None:
     for column in STEP_REFERENCES:
         op.drop_index(f"ix_import_awaiting_steps_{column}", table_name="import_awaiting_steps")
         _step_index(column, partial=False)
-    op.drop_index("ix_import_pending_objects_batch_id_wave", table_name="import_pending_objects")
+    op.drop_index("ix_import_pending_objects_batch_id_level", table_name="import_pending_objects")
     op.create_index("ix_import_pending_objects_batch_id_status", "import_pending_objects", ["batch_id", "status"])
