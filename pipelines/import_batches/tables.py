@@ -80,7 +80,8 @@ import_pending_links = sa.Table(
     sa.Column("parent_object_id", IdType, sa.ForeignKey("import_pending_objects.id"), nullable=True, index=True),
     sa.Column("target_id", IdType, nullable=True),
     sa.UniqueConstraint("batch_id", "pending_link_id"),
-    sa.Index(None, "batch_id", "status"),
+    # No status index: a wave finds its links through their ends (child, parent), and their status
+    # updates then touch no index (HOT).
     sa.CheckConstraint(_in("status", ITEM_STATUSES), name="status"),
     sa.CheckConstraint(_in("link_type", LINK_TYPES), name="link_type"),
 )
