@@ -189,12 +189,27 @@ def process_pending_links(conn: Connection, batch: _Batch, creators: ImportCreat
     return errors
 
 
+# The columns the set-based statements filter and join on: statistics of the others (the JSON
+# fields, the names) would cost most of the sampling and guide no plan.
+_PLANNED = {
+    "import_pending_objects": ("batch_id", "pending_object_id", "object_type", "status", "existed", "level", "wave"),
+    "import_pending_links": (
+        "batch_id", "object_id", "reference_id", "link_type", "link_tag", "status", "child_object_id", "parent_object_id"
+    ),
+}
+
+
 def analyze(conn: Connection, *tables: sa.Table) -> None:
     """Fresh statistics after a bulk load, so PostgreSQL plans the set-based statements as joins
     (without them it assumes small tables and loops). SQLite plans well enough without."""
     if conn.dialect.name == "postgresql":
         preparer = conn.dialect.identifier_preparer
-        conn.exec_driver_sql("ANALYZE " + ", ".join(preparer.format_table(t) for t in tables))
+        named = []
+        for table in tables:
+            columns = _PLANNED.get(table.name)
+            listed = f" ({', '.join(preparer.quote(c) for c in columns)})" if columns else ""
+            named.append(preparer.format_table(table) + listed)
+        conn.exec_driver_sql("ANALYZE " + ", ".join(named))
 
 
 def _check_link_kinds(conn: Connection, batch: _Batch, registry: Registry) -> list[str]:
@@ -321,9 +336,19 @@ def _levels(conn: Connection, batch: _Batch) -> list[str]:
             )
             .exists()
         )
+        where = [mine, objects.c.level.is_(None), ~held_back]
+        if level:
+            # Level n has a parent of level n - 1: look only at the children of the level just set,
+            # not at every object still without level.
+            below = (
+                sa.select(links.c.child_object_id)
+                .select_from(links.join(parent, parent.c.id == links.c.parent_object_id))
+                .where(parent.c.batch_id == batch.pk, parent.c.level == level - 1, links.c.link_type == "Dependent")
+            )
+            where.append(objects.c.id.in_(below))
         # Objects start awaiting with their level, in the transaction of stages 1 and 2.
         updated = conn.execute(
-            objects.update().where(mine, objects.c.level.is_(None), ~held_back).values(level=level, status="awaiting")
+            objects.update().where(*where).values(level=level, status="awaiting")
         ).rowcount
         if not updated:
             break
