@@ -131,6 +131,8 @@ class Problems:
 
 def _text(record: Record, name: str, problems: Problems, max_length: int = ID_LENGTH) -> str | None:
     value = record.values.get(name)
+    if type(value) is str and 0 < len(value) <= max_length:  # the common case, checked once
+        return value
     where = f"{record.file} line {record.line}"
     if value is None or value == "":
         problems.add(f"{where}: {name} is missing")
@@ -148,6 +150,8 @@ def _unknown_fields(record: Record, allowed: set[str], what: str, problems: Prob
     if "" in record.values and isinstance(record.values[""], ImportBatchError):
         problems.add(str(record.values[""]))
         return True
+    if record.values.keys() <= allowed:
+        return False
     extra = sorted(set(record.values) - allowed)
     for name in extra:
         problems.add(
@@ -169,6 +173,8 @@ def _bool(record: Record, name: str, problems: Problems) -> bool:
 
 class ObjectValidator:
     """Turns object records into `import_pending_objects` rows; repeats and bad fields are problems."""
+
+    columns = ("pending_object_id", "object_type", "natural_key", "fields", "line")  # a row's keys, in order
 
     def __init__(self, registry: Registry, problems: Problems):
         self.registry, self.problems = registry, problems
@@ -210,6 +216,10 @@ class ObjectValidator:
 
 class LinkValidator:
     """Turns link records into `import_pending_links` rows (references are checked later, in SQL)."""
+
+    columns = (  # a row's keys, in order
+        "pending_link_id", "link_type", "link_tag", "object_id", "reference_id", "separate_dependent_link_create", "line"
+    )
 
     def __init__(self, registry: Registry, problems: Problems):
         self.registry, self.problems = registry, problems

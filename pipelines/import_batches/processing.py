@@ -117,11 +117,10 @@ def load_batch(database: Database, store: ObjectStore, batch_id: str, registry: 
                     continue
                 with open_records(store, keys[kind]) as records:
                     rows = (
-                        {**row, "batch_id": pk, "status": "pending"}
-                        for record in records
-                        if (row := validator.row(record)) is not None
+                        (*row.values(), pk, "pending") for record in records if (row := validator.row(record)) is not None
                     )
-                    counts[kind] = database.bulk_insert(conn, table, rows)
+                    columns = [*validator.columns, "batch_id", "status"]
+                    counts[kind] = database.bulk_insert(conn, table, rows, columns=columns)
             if problems:
                 raise _Rollback
             conn.execute(
