@@ -138,33 +138,38 @@ class Wave:
         )
 
 
-def _parent_id(object_row: sa.FromClause, tag: LinkTag) -> sa.ScalarSelect:
-    """The target id of an object's parent through a Dependent `tag` link not created separately."""
-    parent = objects.alias("parent")
-    return (
-        sa.select(parent.c.target_id)
-        .select_from(links.join(parent, parent.c.id == links.c.parent_object_id))
-        .where(
-            links.c.child_object_id == object_row.c.id,
-            links.c.link_tag == tag.name,
-            links.c.link_type == "Dependent",
-            links.c.separate_dependent_link_create.is_(False),
-        )
-        .scalar_subquery()
-    )
-
-
 def create_objects(wave: Wave, object_type: ObjectType, registry: Registry = REGISTRY) -> None:
     """INSERT the wave's objects of one type (those already in the target are skipped by their natural
-    key), then record every id and complete them in one UPDATE."""
+    key), then record every id and complete them in one UPDATE.
+
+    The parents' ids come from one pass over the objects' Dependent links (not created separately),
+    one column per tag: a LEFT JOIN grouped by object, not a subquery per object and tag.
+    """
     table = object_type.table
     mine = wave.creating_objects(object_type.name)
-    columns = {name: objects.c.fields[name].as_string() for name in object_type.fields}
-    for tag in registry.tags_of_child(object_type.name):
-        columns[tag.column] = _parent_id(objects, tag)
+    tags = registry.tags_of_child(object_type.name)
+    fields = {name: objects.c.fields[name].as_string() for name in object_type.fields}
+    columns = {name: sa.func.min(value) for name, value in fields.items()} if tags else dict(fields)
+    source: sa.FromClause = objects
+    if tags:
+        parent = objects.alias("parent")
+        dependent = links.alias("dependent")
+        source = objects.outerjoin(
+            dependent,
+            sa.and_(
+                dependent.c.child_object_id == objects.c.id,
+                dependent.c.link_type == "Dependent",
+                dependent.c.separate_dependent_link_create.is_(False),
+            ),
+        ).outerjoin(parent, parent.c.id == dependent.c.parent_object_id)
+        for tag in tags:  # one link per tag and child (checked in stage 1)
+            columns[tag.column] = sa.func.max(sa.case((dependent.c.link_tag == tag.name, parent.c.target_id)))
     if "created_by" in table.c:
         columns["created_by"] = sa.literal(wave.created_by, sa.String)
-    insert_missing(wave.conn, table, object_type.key, list(columns), sa.select(*columns.values()).where(mine))
+    select = sa.select(*columns.values()).select_from(source).where(mine)
+    if tags:
+        select = select.group_by(objects.c.id)
+    insert_missing(wave.conn, table, object_type.key, list(columns), select)
     record_target_ids(wave.conn, object_type, mine, complete=True)
 
 
