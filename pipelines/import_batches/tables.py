@@ -91,10 +91,10 @@ import_pending_links = sa.Table(
 STEP_REFERENCES = ("waiting_object_id", "waiting_link_id", "awaited_object_id", "awaited_link_id")
 
 
-def _partial_index(column: str) -> sa.Index:
-    """Index of the steps' rows whose `column` is set."""
-    filled = sa.text(f"{column} IS NOT NULL")
-    return sa.Index(None, column, postgresql_where=filled, sqlite_where=filled)
+def _partial_index(column: str, where: str | None = None) -> sa.Index:
+    """Index of the steps' rows whose `column` is set (or that match `where`)."""
+    rows = sa.text(where or f"{column} IS NOT NULL")
+    return sa.Index(None, column, postgresql_where=rows, sqlite_where=rows)
 
 
 # Bookkeeping rows, saved and deleted by the hundred thousand in one statement: no foreign keys (each
@@ -111,6 +111,7 @@ import_awaiting_steps = sa.Table(
     sa.Column("awaited_link_id", IdType, nullable=True),
     # Each step fills one waiting and one awaited column: partial indexes hold only the filled ones.
     *(_partial_index(name) for name in STEP_REFERENCES),
-    sa.Index(None, "batch_id", "step"),
+    # What the batch still awaits (is any ImportBatchMain step left?): only those rows are indexed.
+    _partial_index("batch_id", "step = 'ImportBatchMain'"),
     sa.CheckConstraint(_in("step", AWAITING_STEPS), name="step"),
 )

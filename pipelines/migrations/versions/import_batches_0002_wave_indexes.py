@@ -2,7 +2,8 @@
 
 Pending objects are selected by level and links through their ends, not by status (the per-wave
 status updates then touch no index and stay on their page, HOT);
-the awaiting steps' reference indexes hold only the rows whose reference is set.
+the awaiting steps' indexes hold only the rows whose reference is set (and, for the batch, its
+ImportBatchMain steps); the links' ends lose their foreign keys.
 
 Revision ID: import_batches_0002
 Revises: import_batches_0001
@@ -97,12 +98,17 @@ def upgrade() -> None:
     for column in STEP_REFERENCES:
         op.drop_index(f"ix_import_awaiting_steps_{column}", table_name="import_awaiting_steps")
         _step_index(column, partial=True)
+    op.drop_index("ix_import_awaiting_steps_batch_id_step", table_name="import_awaiting_steps")
+    main = {f"{d}_where": sa.text("step = 'ImportBatchMain'") for d in ("postgresql", "sqlite")}
+    op.create_index("ix_import_awaiting_steps_batch_id", "import_awaiting_steps", ["batch_id"], **main)
     _ends_fks(present=False)
 
 
 def downgrade() -> None:
     _ends_fks(present=True)
     _fillfactor(100)
+    op.drop_index("ix_import_awaiting_steps_batch_id", table_name="import_awaiting_steps")
+    op.create_index("ix_import_awaiting_steps_batch_id_step", "import_awaiting_steps", ["batch_id", "step"])
     for column in STEP_REFERENCES:
         op.drop_index(f"ix_import_awaiting_steps_{column}", table_name="import_awaiting_steps")
         _step_index(column, partial=False)
