@@ -28,6 +28,7 @@ FORMATS = ("jsonl", "csv")
 BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ID_LENGTH = 200
 LINK_FIELDS = ("pendingLinkId", "linkType", "linkTag", "objectId", "referenceId", "separateDependentLinkCreate")
+ALLOWED_LINK_FIELDS = frozenset(LINK_FIELDS)
 MAX_ERRORS = 1000
 
 
@@ -62,7 +63,7 @@ def batch_keys(store: ObjectStore, batch_id: str) -> dict[str, str]:
     return found
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     file: str
     line: int
@@ -146,7 +147,7 @@ def _text(record: Record, name: str, problems: Problems, max_length: int = ID_LE
     return value
 
 
-def _unknown_fields(record: Record, allowed: set[str], what: str, problems: Problems) -> bool:
+def _unknown_fields(record: Record, allowed: set[str] | frozenset[str], what: str, problems: Problems) -> bool:
     if "" in record.values and isinstance(record.values[""], ImportBatchError):
         problems.add(str(record.values[""]))
         return True
@@ -180,6 +181,7 @@ class ObjectValidator:
         self.registry, self.problems = registry, problems
         self.seen_ids: dict[str, int] = {}
         self.seen_keys: dict[tuple[str, str], int] = {}
+        self.allowed = {t.name: {"pendingObjectId", "objectType", *t.fields} for t in registry.object_types.values()}
 
     def row(self, record: Record) -> dict[str, Any] | None:
         problems, where = self.problems, f"{record.file} line {record.line}"
@@ -191,7 +193,7 @@ class ObjectValidator:
             problems.add(f"{where}: objectType {type_name!r} is not a known type (one of: {known})")
         if object_type is None:
             return None
-        if _unknown_fields(record, {"pendingObjectId", "objectType", *object_type.fields}, type_name, problems):
+        if _unknown_fields(record, self.allowed[object_type.name], type_name, problems):
             return None
         fields = {name: _text(record, name, problems, length) for name, length in object_type.fields.items()}
         if pending_id is None or any(v is None for v in fields.values()):
@@ -227,7 +229,7 @@ class LinkValidator:
 
     def row(self, record: Record) -> dict[str, Any] | None:
         problems, where = self.problems, f"{record.file} line {record.line}"
-        if _unknown_fields(record, set(LINK_FIELDS), "a link", problems):
+        if _unknown_fields(record, ALLOWED_LINK_FIELDS, "a link", problems):
             return None
         pending_id = _text(record, "pendingLinkId", problems)
         link_type = _text(record, "linkType", problems, 12)
