@@ -2,8 +2,8 @@
 the creators resource (one method per object type and per link tag).
 
 The default creators write the posture catalog. Every method works on a whole wave at once (set-based
-SQL: one INSERT ... SELECT of the wave's pending rows, then one UPDATE that records the created ids),
-so the number of statements grows with the waves and the types in a batch, not with its objects.
+SQL: one INSERT ... SELECT ... ON CONFLICT DO NOTHING of the wave's pending rows, then one UPDATE that
+records the created ids and completes the objects), so the number of statements grows with the waves and the types in a batch, not with its objects.
 Creation is idempotent by natural key (service name; component, boundary and responsibility slug;
 component instance name; a CI-to-responsibility link by its pair), so a wave that was killed half way is
 simply sent again. Rows created here carry `created_by = 'import-batch:<batch_id>'`; the posture
