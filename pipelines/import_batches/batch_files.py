@@ -28,6 +28,7 @@ FORMATS = ("jsonl", "csv")
 BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ID_LENGTH = 200
 LINK_FIELDS = ("pendingLinkId", "linkType", "linkTag", "objectId", "referenceId", "separateDependentLinkCreate")
+ALLOWED_LINK_FIELDS = frozenset(LINK_FIELDS)
 MAX_ERRORS = 1000
 
 
@@ -62,7 +63,7 @@ def batch_keys(store: ObjectStore, batch_id: str) -> dict[str, str]:
     return found
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     file: str
     line: int
@@ -131,6 +132,8 @@ class Problems:
 
 def _text(record: Record, name: str, problems: Problems, max_length: int = ID_LENGTH) -> str | None:
     value = record.values.get(name)
+    if type(value) is str and 0 < len(value) <= max_length:  # the common case, checked once
+        return value
     where = f"{record.file} line {record.line}"
     if value is None or value == "":
         problems.add(f"{where}: {name} is missing")
@@ -144,10 +147,12 @@ def _text(record: Record, name: str, problems: Problems, max_length: int = ID_LE
     return value
 
 
-def _unknown_fields(record: Record, allowed: set[str], what: str, problems: Problems) -> bool:
+def _unknown_fields(record: Record, allowed: set[str] | frozenset[str], what: str, problems: Problems) -> bool:
     if "" in record.values and isinstance(record.values[""], ImportBatchError):
         problems.add(str(record.values[""]))
         return True
+    if record.values.keys() <= allowed:
+        return False
     extra = sorted(set(record.values) - allowed)
     for name in extra:
         problems.add(
@@ -170,10 +175,13 @@ def _bool(record: Record, name: str, problems: Problems) -> bool:
 class ObjectValidator:
     """Turns object records into `import_pending_objects` rows; repeats and bad fields are problems."""
 
+    columns = ("pending_object_id", "object_type", "natural_key", "fields", "line")  # a row's keys, in order
+
     def __init__(self, registry: Registry, problems: Problems):
         self.registry, self.problems = registry, problems
         self.seen_ids: dict[str, int] = {}
         self.seen_keys: dict[tuple[str, str], int] = {}
+        self.allowed = {t.name: {"pendingObjectId", "objectType", *t.fields} for t in registry.object_types.values()}
 
     def row(self, record: Record) -> dict[str, Any] | None:
         problems, where = self.problems, f"{record.file} line {record.line}"
@@ -185,7 +193,7 @@ class ObjectValidator:
             problems.add(f"{where}: objectType {type_name!r} is not a known type (one of: {known})")
         if object_type is None:
             return None
-        if _unknown_fields(record, {"pendingObjectId", "objectType", *object_type.fields}, type_name, problems):
+        if _unknown_fields(record, self.allowed[object_type.name], type_name, problems):
             return None
         fields = {name: _text(record, name, problems, length) for name, length in object_type.fields.items()}
         if pending_id is None or any(v is None for v in fields.values()):
@@ -211,13 +219,17 @@ class ObjectValidator:
 class LinkValidator:
     """Turns link records into `import_pending_links` rows (references are checked later, in SQL)."""
 
+    columns = (  # a row's keys, in order
+        "pending_link_id", "link_type", "link_tag", "object_id", "reference_id", "separate_dependent_link_create", "line"
+    )
+
     def __init__(self, registry: Registry, problems: Problems):
         self.registry, self.problems = registry, problems
         self.seen_ids: dict[str, int] = {}
 
     def row(self, record: Record) -> dict[str, Any] | None:
         problems, where = self.problems, f"{record.file} line {record.line}"
-        if _unknown_fields(record, set(LINK_FIELDS), "a link", problems):
+        if _unknown_fields(record, ALLOWED_LINK_FIELDS, "a link", problems):
             return None
         pending_id = _text(record, "pendingLinkId", problems)
         link_type = _text(record, "linkType", problems, 12)

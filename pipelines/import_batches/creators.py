@@ -2,8 +2,8 @@
 the creators resource (one method per object type and per link tag).
 
 The default creators write the posture catalog. Every method works on a whole wave at once (set-based
-SQL: one INSERT ... SELECT of the wave's pending rows, then one UPDATE that records the created ids),
-so the number of statements grows with the waves and the types in a batch, not with its objects.
+SQL: one INSERT ... SELECT ... ON CONFLICT DO NOTHING of the wave's pending rows, then one UPDATE that
+records the created ids and completes the objects), so the number of statements grows with the waves and the types in a batch, not with its objects.
 Creation is idempotent by natural key (service name; component, boundary and responsibility slug;
 component instance name; a CI-to-responsibility link by its pair), so a wave that was killed half way is
 simply sent again. Rows created here carry `created_by = 'import-batch:<batch_id>'`; the posture
@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
 from pydantic import Field
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from pipelines.import_batches.tables import import_pending_links as links
@@ -111,9 +113,17 @@ class Wave:
     def created_by(self) -> str:
         return f"{self.created_by_prefix}:{self.batch_id}"
 
+    def objects_of_wave(self) -> sa.ColumnElement[bool]:
+        """The wave's pending objects. Wave n creates exactly the objects of level n - 1 (their parents,
+        of lower levels, completed in the waves before): the level is indexed and set once, so the
+        wave's status updates touch no index (PostgreSQL keeps them on the page, HOT)."""
+        return sa.and_(
+            objects.c.batch_id == self.batch_pk, objects.c.level == self.number - 1, objects.c.wave == self.number
+        )
+
     def creating_objects(self, object_type: str) -> sa.ColumnElement[bool]:
         return sa.and_(
-            objects.c.batch_id == self.batch_pk,
+            self.objects_of_wave(),
             objects.c.status == "creating",
             objects.c.object_type == object_type,
             objects.c.existed.is_(False),
@@ -128,42 +138,65 @@ class Wave:
         )
 
 
-def _parent_id(object_row: sa.FromClause, tag: LinkTag) -> sa.ScalarSelect:
-    """The target id of an object's parent through a Dependent `tag` link not created separately."""
-    parent = objects.alias("parent")
-    return (
-        sa.select(parent.c.target_id)
-        .select_from(links.join(parent, parent.c.id == links.c.parent_object_id))
-        .where(
-            links.c.child_object_id == object_row.c.id,
-            links.c.link_tag == tag.name,
-            links.c.link_type == "Dependent",
-            links.c.separate_dependent_link_create.is_(False),
-        )
-        .scalar_subquery()
-    )
-
-
 def create_objects(wave: Wave, object_type: ObjectType, registry: Registry = REGISTRY) -> None:
-    """INSERT the wave's objects of one type that are not in the target yet, then record every id."""
+    """INSERT the wave's objects of one type (those already in the target are skipped by their natural
+    key), then record every id and complete them in one UPDATE.
+
+    The parents' ids come from one pass over the objects' Dependent links (not created separately),
+    one column per tag: a LEFT JOIN grouped by object, not a subquery per object and tag.
+    """
     table = object_type.table
-    key = table.c[object_type.key]
     mine = wave.creating_objects(object_type.name)
-    columns = {name: objects.c.fields[name].as_string() for name in object_type.fields}
-    for tag in registry.tags_of_child(object_type.name):
-        columns[tag.column] = _parent_id(objects, tag)
+    tags = registry.tags_of_child(object_type.name)
+    fields = {name: objects.c.fields[name].as_string() for name in object_type.fields}
+    columns = {name: sa.func.min(value) for name, value in fields.items()} if tags else dict(fields)
+    source: sa.FromClause = objects
+    if tags:
+        parent = objects.alias("parent")
+        dependent = links.alias("dependent")
+        source = objects.outerjoin(
+            dependent,
+            sa.and_(
+                dependent.c.child_object_id == objects.c.id,
+                dependent.c.link_type == "Dependent",
+                dependent.c.separate_dependent_link_create.is_(False),
+            ),
+        ).outerjoin(parent, parent.c.id == dependent.c.parent_object_id)
+        for tag in tags:  # one link per tag and child (checked in stage 1)
+            columns[tag.column] = sa.func.max(sa.case((dependent.c.link_tag == tag.name, parent.c.target_id)))
     if "created_by" in table.c:
         columns["created_by"] = sa.literal(wave.created_by, sa.String)
-    missing = sa.select(*columns.values()).where(mine, ~sa.exists().where(key == objects.c.natural_key))
-    wave.conn.execute(table.insert().from_select(list(columns), missing))
-    record_target_ids(wave.conn, object_type, mine)
+    select = sa.select(*columns.values()).select_from(source).where(mine)
+    if tags:
+        select = select.group_by(objects.c.id)
+    insert_missing(wave.conn, table, object_type.key, list(columns), select)
+    record_target_ids(wave.conn, object_type, mine, complete=True)
 
 
-def record_target_ids(conn: Connection, object_type: ObjectType, where: sa.ColumnElement[bool]) -> int:
-    """Set `target_id` of the selected pending objects from the target row with their natural key."""
+def insert_missing(
+    conn: Connection, table: sa.Table, key: str, columns: list[str], select: sa.Select
+) -> None:
+    """INSERT ... SELECT that skips the rows whose natural key (a unique column) is already there.
+
+    ON CONFLICT DO NOTHING on both backends: the unique index is probed anyway, and an anti-join on the
+    target would be planned on stale statistics (a loop over a table that grows with each wave).
+    """
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).from_select(columns, select).on_conflict_do_nothing(index_elements=[key])
+    conn.execute(statement)
+
+
+def record_target_ids(
+    conn: Connection, object_type: ObjectType, where: sa.ColumnElement[bool], *, complete: bool = False
+) -> int:
+    """Set `target_id` of the selected pending objects from the target row with their natural key
+    (and, with `complete`, their status in the same pass: one rewrite of each row, not two)."""
     table = object_type.table
     found = sa.select(table.c.id).where(table.c[object_type.key] == objects.c.natural_key).scalar_subquery()
-    return conn.execute(objects.update().where(where).values(target_id=found)).rowcount
+    values: dict[str, Any] = {"target_id": found}
+    if complete:  # an object left without id fails the wave (`run_wave` checks every id), status or not
+        values["status"] = "complete"
+    return conn.execute(objects.update().where(where).values(values)).rowcount
 
 
 def find_existing(conn: Connection, batch_pk: int, object_type: ObjectType) -> int:
@@ -235,7 +268,8 @@ class ImportCreators(dg.ConfigurableResource):
 
     The default writes the posture catalog. Subclass and override a method to send a type elsewhere;
     a method must create what `wave.creating_objects(type)` (or `creating_links(tag)`) selects,
-    idempotently, and set its `target_id`.
+    idempotently, and set its `target_id` (it may mark them `complete` in the same UPDATE, as the
+    default does; the wave completes the others).
     """
 
     created_by_prefix: str = Field(

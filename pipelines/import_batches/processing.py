@@ -117,11 +117,10 @@ def load_batch(database: Database, store: ObjectStore, batch_id: str, registry: 
                     continue
                 with open_records(store, keys[kind]) as records:
                     rows = (
-                        {**row, "batch_id": pk, "status": "pending"}
-                        for record in records
-                        if (row := validator.row(record)) is not None
+                        (*row.values(), pk, "pending") for record in records if (row := validator.row(record)) is not None
                     )
-                    counts[kind] = database.bulk_insert(conn, table, rows)
+                    columns = [*validator.columns, "batch_id", "status"]
+                    counts[kind] = database.bulk_insert(conn, table, rows, columns=columns)
             if problems:
                 raise _Rollback
             conn.execute(
@@ -189,12 +188,27 @@ def process_pending_links(conn: Connection, batch: _Batch, creators: ImportCreat
     return errors
 
 
+# The columns the set-based statements filter and join on: statistics of the others (the JSON
+# fields, the names) would cost most of the sampling and guide no plan.
+_PLANNED = {
+    "import_pending_objects": ("batch_id", "pending_object_id", "object_type", "status", "existed", "level", "wave"),
+    "import_pending_links": (
+        "batch_id", "object_id", "reference_id", "link_type", "link_tag", "status", "child_object_id", "parent_object_id"
+    ),
+}
+
+
 def analyze(conn: Connection, *tables: sa.Table) -> None:
     """Fresh statistics after a bulk load, so PostgreSQL plans the set-based statements as joins
     (without them it assumes small tables and loops). SQLite plans well enough without."""
     if conn.dialect.name == "postgresql":
         preparer = conn.dialect.identifier_preparer
-        conn.exec_driver_sql("ANALYZE " + ", ".join(preparer.format_table(t) for t in tables))
+        named = []
+        for table in tables:
+            columns = _PLANNED.get(table.name)
+            listed = f" ({', '.join(preparer.quote(c) for c in columns)})" if columns else ""
+            named.append(preparer.format_table(table) + listed)
+        conn.exec_driver_sql("ANALYZE " + ", ".join(named))
 
 
 def _check_link_kinds(conn: Connection, batch: _Batch, registry: Registry) -> list[str]:
@@ -321,9 +335,19 @@ def _levels(conn: Connection, batch: _Batch) -> list[str]:
             )
             .exists()
         )
+        where = [mine, objects.c.level.is_(None), ~held_back]
+        if level:
+            # Level n has a parent of level n - 1: look only at the children of the level just set,
+            # not at every object still without level.
+            below = (
+                sa.select(links.c.child_object_id)
+                .select_from(links.join(parent, parent.c.id == links.c.parent_object_id))
+                .where(parent.c.batch_id == batch.pk, parent.c.level == level - 1, links.c.link_type == "Dependent")
+            )
+            where.append(objects.c.id.in_(below))
         # Objects start awaiting with their level, in the transaction of stages 1 and 2.
         updated = conn.execute(
-            objects.update().where(mine, objects.c.level.is_(None), ~held_back).values(level=level, status="awaiting")
+            objects.update().where(*where).values(level=level, status="awaiting")
         ).rowcount
         if not updated:
             break
@@ -382,22 +406,32 @@ def lock_batch(conn: Connection, batch: _Batch) -> bool:
 
 
 def start_wave(conn: Connection, batch: _Batch) -> int:
-    """Mark the ready objects `creating` (and those a killed run left `creating`); returns how many."""
+    """Mark the ready objects `creating` (and count those a killed run left `creating`); returns how many."""
     if not lock_batch(conn, batch):
         return 0
     number = batch.waves + 1
-    # An object of level k has a parent of level k - 1, complete at wave k at the soonest: only objects
-    # of level below `number` need the look at their steps.
-    ready = sa.and_(
-        objects.c.status == "awaiting",
-        objects.c.level < number,
-        _not_waiting(steps.c.waiting_object_id, objects.c.id),
+    mine = objects.c.batch_id == batch.pk
+    # A killed run committed its wave's `creating` rows with this wave's number (its `waves` was not):
+    # they are sent again as they are.
+    left = conn.scalar(
+        sa.select(sa.func.count()).where(
+            mine, objects.c.level == number - 1, objects.c.wave == number, objects.c.status == "creating"
+        )
     )
-    return conn.execute(
+    # An object of level k has a parent of level k - 1, complete at wave k at the soonest: only objects
+    # of level below `number` need the look at their steps. (No OR with the left ones: the steps are
+    # then probed as an anti-join, not hashed whole for each wave.)
+    ready = conn.execute(
         objects.update()
-        .where(objects.c.batch_id == batch.pk, sa.or_(objects.c.status == "creating", ready))
+        .where(
+            mine,
+            objects.c.status == "awaiting",
+            objects.c.level < number,
+            _not_waiting(steps.c.waiting_object_id, objects.c.id),
+        )
         .values(status="creating", wave=number)
     ).rowcount
+    return (left or 0) + ready
 
 
 def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
@@ -405,19 +439,21 @@ def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
     if not lock_batch(conn, batch):
         return True
     wave = creators.wave(conn, batch.pk, batch.batch_id, batch.waves + 1)
-    mine_objects, mine_links = objects.c.batch_id == batch.pk, links.c.batch_id == batch.pk
-    creating = sa.and_(mine_objects, objects.c.status == "creating")
+    mine_links = links.c.batch_id == batch.pk
+    # The default creators complete the objects they create; the others complete below.
+    this_wave = wave.objects_of_wave()
+    creating = sa.and_(this_wave, objects.c.status == "creating")
     for (object_type,) in conn.execute(
         sa.select(objects.c.object_type).where(creating, objects.c.existed.is_(False)).distinct()
     ).all():
         creators.create_objects(wave, object_type)
     uncreated = conn.execute(
-        sa.select(objects.c.line, objects.c.pending_object_id).where(creating, objects.c.target_id.is_(None)).limit(5)
+        sa.select(objects.c.line, objects.c.pending_object_id).where(this_wave, objects.c.target_id.is_(None)).limit(5)
     ).all()
     if uncreated:
         named = ", ".join(f"{pid!r} (objects line {line})" for line, pid in uncreated)
         raise ImportBatchError(f"batch {batch.batch_id}: the creators did not create {named}")
-    done_objects = sa.select(objects.c.id).where(creating)
+    done_objects = sa.select(objects.c.id).where(this_wave)
     conn.execute(steps.delete().where(steps.c.awaited_object_id.in_(done_objects)))
 
     # A Dependent link (not created separately) completes with its child.
@@ -440,11 +476,11 @@ def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
     for (tag,) in conn.execute(sa.select(links.c.link_tag).where(links_creating).distinct()).all():
         creators.create_links(wave, tag)
     _complete_links(conn, links_creating)
-    conn.execute(objects.update().where(creating).values(status="complete"))
+    conn.execute(objects.update().where(creating).values(status="complete"))  # existing ones, other creators'
 
     remaining = conn.scalar(
-        sa.select(sa.func.count()).select_from(steps).where(steps.c.batch_id == batch.pk, steps.c.step == "ImportBatchMain")
-    )
+        sa.select(steps.c.id).where(steps.c.batch_id == batch.pk, steps.c.step == "ImportBatchMain").limit(1)
+    ) is not None
     now = _now()
     values: dict[str, Any] = {"waves": wave.number, "updated_at": now}
     if not remaining:

@@ -57,7 +57,9 @@ import_pending_objects = sa.Table(
     sa.Column("wave", sa.Integer, nullable=True),
     sa.Column("target_id", IdType, nullable=True),
     sa.UniqueConstraint("batch_id", "pending_object_id"),
-    sa.Index(None, "batch_id", "status"),
+    # A wave selects its objects by level (set once, in stage 1); status, wave and target_id are not
+    # indexed, so the per-wave updates touch no index (PostgreSQL keeps them on the page, HOT).
+    sa.Index(None, "batch_id", "level"),
     sa.CheckConstraint(_in("status", ITEM_STATUSES), name="status"),
 )
 
@@ -74,14 +76,26 @@ import_pending_links = sa.Table(
     sa.Column("separate_dependent_link_create", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("line", sa.Integer, nullable=False),
     sa.Column("status", sa.String(10), nullable=False),
-    sa.Column("child_object_id", IdType, sa.ForeignKey("import_pending_objects.id"), nullable=True, index=True),
-    sa.Column("parent_object_id", IdType, sa.ForeignKey("import_pending_objects.id"), nullable=True, index=True),
+    # The ends: ids of the batch's own objects (never deleted), set once in stage 1 by a join on them.
+    # No foreign keys: each would cost a trigger and a row lock per link (half of stage 1's time).
+    sa.Column("child_object_id", IdType, nullable=True, index=True),
+    sa.Column("parent_object_id", IdType, nullable=True, index=True),
     sa.Column("target_id", IdType, nullable=True),
     sa.UniqueConstraint("batch_id", "pending_link_id"),
-    sa.Index(None, "batch_id", "status"),
+    # No status index: a wave finds its links through their ends (child, parent), and their status
+    # updates then touch no index (HOT).
     sa.CheckConstraint(_in("status", ITEM_STATUSES), name="status"),
     sa.CheckConstraint(_in("link_type", LINK_TYPES), name="link_type"),
 )
+
+STEP_REFERENCES = ("waiting_object_id", "waiting_link_id", "awaited_object_id", "awaited_link_id")
+
+
+def _partial_index(column: str, where: str | None = None) -> sa.Index:
+    """Index of the steps' rows whose `column` is set (or that match `where`)."""
+    rows = sa.text(where or f"{column} IS NOT NULL")
+    return sa.Index(None, column, postgresql_where=rows, sqlite_where=rows)
+
 
 # Bookkeeping rows, saved and deleted by the hundred thousand in one statement: no foreign keys (each
 # would cost a trigger per row); the ids are pending objects' and links' of the same batch.
@@ -91,10 +105,13 @@ import_awaiting_steps = sa.Table(
     sa.Column("id", IdType, primary_key=True),
     sa.Column("batch_id", IdType, nullable=False),
     sa.Column("step", sa.String(30), nullable=False),
-    sa.Column("waiting_object_id", IdType, nullable=True, index=True),
-    sa.Column("waiting_link_id", IdType, nullable=True, index=True),
-    sa.Column("awaited_object_id", IdType, nullable=True, index=True),
-    sa.Column("awaited_link_id", IdType, nullable=True, index=True),
-    sa.Index(None, "batch_id", "step"),
+    sa.Column("waiting_object_id", IdType, nullable=True),
+    sa.Column("waiting_link_id", IdType, nullable=True),
+    sa.Column("awaited_object_id", IdType, nullable=True),
+    sa.Column("awaited_link_id", IdType, nullable=True),
+    # Each step fills one waiting and one awaited column: partial indexes hold only the filled ones.
+    *(_partial_index(name) for name in STEP_REFERENCES),
+    # What the batch still awaits (is any ImportBatchMain step left?): only those rows are indexed.
+    _partial_index("batch_id", "step = 'ImportBatchMain'"),
     sa.CheckConstraint(_in("step", AWAITING_STEPS), name="step"),
 )
