@@ -1,6 +1,5 @@
 """VEX assets: raw documents landed from the inbox, statements backfilled per day of retrieval."""
 
-import warnings
 
 import dagster as dg
 import sqlalchemy as sa
@@ -103,26 +102,22 @@ def _vex_statements(
     )
 
 
-# `backfill_policy` is still marked beta in dagster 1.13: without this, every CLI call and every test
-# that loads the code location would print the BetaWarning to stderr.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", category=dg.BetaWarning)
-    vex_statements = dg.asset(
-        name="vex_statements",
-        group_name="vex",
-        kinds={"postgres"},
-        deps=[vex_raw_documents],
-        partitions_def=vex_daily_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        pool="vex_statements",
-        check_specs=[
-            dg.AssetCheckSpec(
-                FAILURES_CHECK,
-                asset="vex_statements",
-                description="WARN when raw documents of the run failed to parse or normalize.",
-            )
-        ],
-    )(_vex_statements)
+vex_statements = dg.asset(
+    name="vex_statements",
+    group_name="vex",
+    kinds={"postgres"},
+    deps=[vex_raw_documents],
+    partitions_def=vex_daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="vex_statements",
+    check_specs=[
+        dg.AssetCheckSpec(
+            FAILURES_CHECK,
+            asset="vex_statements",
+            description="WARN when raw documents of the run failed to parse or normalize.",
+        )
+    ],
+)(_vex_statements)
 
 
 @dg.asset_check(asset=vex_statements, description="Statements whose raw document is missing: must be 0.")
