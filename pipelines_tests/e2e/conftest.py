@@ -8,6 +8,7 @@ Stopping the deployment stops both process groups; the fixture checks that none 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -109,7 +110,7 @@ def deployment(postgres_server: str, moto_server: str, tmp_path_factory: pytest.
             }
             env.update(_scenario_env(moto_server))
             subprocess.run(
-                [sys.executable, "-m", "pipelines.cli", "db", "upgrade"], env={**_base_env(), **env}, check=True,
+                [sys.executable, "-m", "pipelines.cli", "db", "upgrade"], env={**os.environ, **env}, check=True,
                 capture_output=True, timeout=120,
             )
             port = free_port()
@@ -134,12 +135,6 @@ def deployment(postgres_server: str, moto_server: str, tmp_path_factory: pytest.
         Database(app_url).dispose()
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-
-
-def _base_env() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
 
 
 def _scenario_env(moto_server: str) -> dict[str, str]:
