@@ -3,19 +3,20 @@
 0. load: the batch's files are validated as a stream into `import_pending_objects` / `_links`.
 1. `process_pending_links` (ProcessPendingLinks): count, resolve every link's ends, check its tag
    between the two types, find the objects that already exist, detect Dependent cycles; any error ends
-   the batch in `error` with every error listed and nothing created. Otherwise the awaiting steps are
-   saved as rows.
-2. `process_pending_objects` (ProcessPendingObjects): every object is `awaiting`; the first wave
-   completes the existing ones and creates those no Dependent parent holds back.
-3. `run_wave` (PendingObjectComplete, for a whole wave at once): the ready objects are `creating`
-   (committed), created in bulk by the creators, `complete`; the steps awaiting them are removed;
-   Dependent links complete with their child (or are created when `separateDependentLinkCreate`),
-   Independent links are created once both ends are complete; when the batch awaits nothing it is
-   `complete`. Each wave is committed, so a killed run resumes at its last wave and sends the
-   `creating` objects again (creators are idempotent by natural key).
+   the batch in `error` with every error listed and nothing created. Otherwise every object and link
+   is `awaiting`, each object with its level (0: no Dependent parent; n: every parent below n).
+2. `process_pending_objects` (ProcessPendingObjects): the batch is `processing`.
+3. `run_wave` (PendingObjectComplete, for a whole wave at once): wave n takes the objects of level
+   n - 1, whose Dependent parents all completed in the waves before: they are `creating` (committed),
+   created in bulk by the creators (the existing ones are not), `complete`; Dependent links complete
+   with their child (or are created when `separateDependentLinkCreate`), Independent links are created
+   once both ends are complete; when no level is left the batch is `complete`. Each wave is committed,
+   so a killed run resumes at its last wave and sends the `creating` objects again (creators are
+   idempotent by natural key).
 
-Every statement works on a set (a batch, a wave, a type): their number grows with levels and types,
-never with objects.
+The seed's awaiting steps are the view `import_awaiting_steps`, derived from those statuses: nothing is
+saved or deleted per object. Every statement works on a set (a batch, a wave, a type): their number
+grows with levels and types, never with objects.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ from pipelines.import_batches.batch_files import (
 from pipelines.import_batches.creators import ImportCreators, Registry
 from pipelines.import_batches.errors import ImportBatchError
 from pipelines.import_batches.tables import ITEM_STATUSES
-from pipelines.import_batches.tables import import_awaiting_steps as steps
 from pipelines.import_batches.tables import import_batches as batches
 from pipelines.import_batches.tables import import_pending_links as links
 from pipelines.import_batches.tables import import_pending_objects as objects
@@ -99,28 +99,38 @@ def _get_batch(conn: Connection, batch_id: str) -> _Batch | None:
 
 
 def load_batch(database: Database, store: ObjectStore, batch_id: str, registry: Registry) -> None:
-    """Validate the batch's files into pending rows (one transaction); invalid files: the batch is `error`."""
+    """Validate the batch's files into pending rows (one transaction); invalid files: the batch is `error`.
+
+    Objects are written first; each link is written with the ids of its two ends (NULL for a name that
+    is no object of the batch, reported in stage 1), looked up in the batch's `pendingObjectId -> id`
+    map. That map, like the validators' repeat checks, grows with the batch (tens of bytes an object).
+    """
     keys = batch_keys(store, batch_id)
     problems = Problems()
-    counts: dict[str, int] = {}
+    counts = {"objects": 0, "links": 0}
     try:
         with database.begin() as conn:
             pk = conn.execute(
                 batches.insert().values(batch_id=batch_id, status="pending", updated_at=_now()).returning(batches.c.id)
             ).scalar_one()
-            for kind, table, validator in (
-                ("objects", objects, ObjectValidator(registry, problems)),
-                ("links", links, LinkValidator(registry, problems)),
-            ):
-                if kind not in keys:
-                    counts[kind] = 0
-                    continue
-                with open_records(store, keys[kind]) as records:
+            validator = ObjectValidator(registry, problems)
+            with open_records(store, keys["objects"]) as records:
+                rows = ((*row.values(), pk, "pending") for r in records if (row := validator.row(r)) is not None)
+                counts["objects"] = database.bulk_insert(
+                    conn, objects, rows, columns=[*validator.columns, "batch_id", "status"]
+                )
+            del validator  # its repeat checks are done; the ids below replace them
+            if "links" in keys:
+                ids = _object_ids(database, conn, pk)
+                validator = LinkValidator(registry, problems)
+                with open_records(store, keys["links"]) as records:
                     rows = (
-                        (*row.values(), pk, "pending") for record in records if (row := validator.row(record)) is not None
+                        (*row.values(), ids.get(row["object_id"]), ids.get(row["reference_id"]), pk, "pending")
+                        for r in records
+                        if (row := validator.row(r)) is not None
                     )
-                    columns = [*validator.columns, "batch_id", "status"]
-                    counts[kind] = database.bulk_insert(conn, table, rows, columns=columns)
+                    columns = [*validator.columns, "child_object_id", "parent_object_id", "batch_id", "status"]
+                    counts["links"] = database.bulk_insert(conn, links, rows, columns=columns)
             if problems:
                 raise _Rollback
             conn.execute(
@@ -137,6 +147,15 @@ def load_batch(database: Database, store: ObjectStore, batch_id: str, registry: 
             )
 
 
+def _object_ids(database: Database, conn: Connection, batch_pk: int) -> dict[str, int]:
+    """The batch's objects, `pendingObjectId -> id`, read as a stream."""
+    ids: dict[str, int] = {}
+    select = sa.select(objects.c.pending_object_id, objects.c.id).where(objects.c.batch_id == batch_pk)
+    for part in database.stream(conn, select, batch_size=10_000):
+        ids.update(part)
+    return ids
+
+
 class _Rollback(Exception):
     pass
 
@@ -144,32 +163,20 @@ class _Rollback(Exception):
 def process_pending_links(conn: Connection, batch: _Batch, creators: ImportCreators) -> list[str]:
     """Stage 1: resolve and check every link, find existing objects, detect cycles; returns the errors.
 
-    Without errors the awaiting steps are saved; with errors nothing is (the caller marks the batch).
+    Without errors every object and link is `awaiting` (objects with their level); with errors the
+    caller marks the batch and everything in it `error`.
     """
     registry = creators.registry
     analyze(conn, objects, links)
     mine_links = links.c.batch_id == batch.pk
-    child, parent = objects.alias("child"), objects.alias("parent")
-    # Links start awaiting here, in the transaction of stages 1 and 2 (an error makes them `error`).
-    conn.execute(
-        links.update()
-        .where(
-            mine_links,
-            child.c.batch_id == batch.pk,
-            child.c.pending_object_id == links.c.object_id,
-            parent.c.batch_id == batch.pk,
-            parent.c.pending_object_id == links.c.reference_id,
-        )
-        .values(child_object_id=child.c.id, parent_object_id=parent.c.id, status="awaiting")
-    )
     errors: list[str] = []
-    for end, name in ((links.c.object_id, "objectId"), (links.c.reference_id, "referenceId")):
-        named = sa.select(objects.c.id).where(objects.c.batch_id == batch.pk, objects.c.pending_object_id == end)
+    # The ends were looked up when the links were loaded: NULL names no object of the batch.
+    for name, named, resolved in (
+        ("objectId", links.c.object_id, links.c.child_object_id),
+        ("referenceId", links.c.reference_id, links.c.parent_object_id),
+    ):
         unresolved = conn.execute(
-            sa.select(links.c.line, end)
-            .where(mine_links, links.c.child_object_id.is_(None), ~named.exists())
-            .order_by(links.c.line)
-            .limit(1000)
+            sa.select(links.c.line, named).where(mine_links, resolved.is_(None)).order_by(links.c.line).limit(1000)
         )
         errors += [f"links line {line}: {name} {value!r} names no object of the batch" for line, value in unresolved]
 
@@ -181,10 +188,7 @@ def process_pending_links(conn: Connection, batch: _Batch, creators: ImportCreat
     errors += _check_parents(conn, batch, registry)
     errors += _levels(conn, batch)
     if not errors:
-        _save_awaiting_steps(conn, batch)
-        # Statistics now say "all awaiting": the wave statements then start from the few `creating`
-        # rows and probe the indexes of the many awaiting ones, instead of the other way round.
-        analyze(conn, objects, links, steps)
+        conn.execute(links.update().where(mine_links).values(status="awaiting"))
     return errors
 
 
@@ -193,7 +197,7 @@ def process_pending_links(conn: Connection, batch: _Batch, creators: ImportCreat
 _PLANNED = {
     "import_pending_objects": ("batch_id", "pending_object_id", "object_type", "status", "existed", "level", "wave"),
     "import_pending_links": (
-        "batch_id", "object_id", "reference_id", "link_type", "link_tag", "status", "child_object_id", "parent_object_id"
+        "batch_id", "link_type", "link_tag", "status", "separate_dependent_link_create", "child_object_id", "parent_object_id"
     ),
 }
 
@@ -365,34 +369,11 @@ def _levels(conn: Connection, batch: _Batch) -> list[str]:
     return [f"cycle: Dependent links make these objects wait, directly or not, on themselves: {named}{more}"]
 
 
-def _save_awaiting_steps(conn: Connection, batch: _Batch) -> None:
-    """The seed's awaitingMultipleSteps, as rows, each set in one INSERT ... SELECT."""
-    mine = links.c.batch_id == batch.pk
-    columns = ["batch_id", "step", "waiting_object_id", "waiting_link_id", "awaited_object_id", "awaited_link_id"]
-    pk, none = sa.literal(batch.pk, sa.BigInteger), sa.null()
-
-    def save(step: str, select_columns: tuple, where: sa.ColumnElement[bool], source: sa.Table = links) -> None:
-        select = sa.select(pk, sa.literal(step, sa.String), *select_columns).select_from(source).where(where)
-        conn.execute(steps.insert().from_select(columns, select))
-
-    dependent, independent = links.c.link_type == "Dependent", links.c.link_type == "Independent"
-    save("DependentPendingObject", (links.c.child_object_id, none, links.c.parent_object_id, none), mine & dependent)
-    save("DependentPendingLink", (none, links.c.id, links.c.child_object_id, none), mine & dependent)
-    save("IndependentPendingLink", (none, links.c.id, links.c.child_object_id, none), mine & independent)
-    save("IndependentPendingLink", (none, links.c.id, links.c.parent_object_id, none), mine & independent)
-    save("ImportBatchMain", (none, none, objects.c.id, none), objects.c.batch_id == batch.pk, objects)
-    save("ImportBatchMain", (none, none, none, links.c.id), mine)
-
-
 def process_pending_objects(conn: Connection, batch: _Batch) -> None:
     """Stage 2: every object awaits (set with its level in stage 1); the batch is `processing`, and
     its waves complete the existing objects and create the others, parents first."""
     conn.execute(batches.update().where(batches.c.id == batch.pk).values(status="processing", updated_at=_now()))
     batch.status = "processing"
-
-
-def _not_waiting(waiting_column: sa.Column, id_column: sa.Column) -> sa.ColumnElement[bool]:
-    return ~sa.select(steps.c.id).where(waiting_column == id_column).exists()
 
 
 def lock_batch(conn: Connection, batch: _Batch) -> bool:
@@ -418,17 +399,10 @@ def start_wave(conn: Connection, batch: _Batch) -> int:
             mine, objects.c.level == number - 1, objects.c.wave == number, objects.c.status == "creating"
         )
     )
-    # An object of level k has a parent of level k - 1, complete at wave k at the soonest: only objects
-    # of level below `number` need the look at their steps. (No OR with the left ones: the steps are
-    # then probed as an anti-join, not hashed whole for each wave.)
+    # Wave n takes level n - 1: every Dependent parent of those is of a lower level, complete by now.
     ready = conn.execute(
         objects.update()
-        .where(
-            mine,
-            objects.c.status == "awaiting",
-            objects.c.level < number,
-            _not_waiting(steps.c.waiting_object_id, objects.c.id),
-        )
+        .where(mine, objects.c.level == number - 1, objects.c.status == "awaiting")
         .values(status="creating", wave=number)
     ).rowcount
     return (left or 0) + ready
@@ -440,7 +414,6 @@ def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
         return True
     wave = creators.wave(conn, batch.pk, batch.batch_id, batch.waves + 1)
     mine_links = links.c.batch_id == batch.pk
-    # The default creators complete the objects they create; the others complete below.
     this_wave = wave.objects_of_wave()
     creating = sa.and_(this_wave, objects.c.status == "creating")
     for (object_type,) in conn.execute(
@@ -453,52 +426,67 @@ def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
     if uncreated:
         named = ", ".join(f"{pid!r} (objects line {line})" for line, pid in uncreated)
         raise ImportBatchError(f"batch {batch.batch_id}: the creators did not create {named}")
+    # The default creators complete the objects they create; the existing ones (and other creators') here.
+    conn.execute(objects.update().where(creating).values(status="complete"))
     done_objects = sa.select(objects.c.id).where(this_wave)
-    conn.execute(steps.delete().where(steps.c.awaited_object_id.in_(done_objects)))
 
     # A Dependent link (not created separately) completes with its child.
-    with_child = sa.and_(
-        mine_links,
-        links.c.status == "awaiting",
-        links.c.link_type == "Dependent",
-        links.c.separate_dependent_link_create.is_(False),
-        links.c.child_object_id.in_(done_objects),
+    conn.execute(
+        links.update()
+        .where(
+            mine_links,
+            links.c.status == "awaiting",
+            links.c.link_type == "Dependent",
+            links.c.separate_dependent_link_create.is_(False),
+            links.c.child_object_id.in_(done_objects),
+        )
+        .values(status="complete")
     )
-    _complete_links(conn, with_child)
-
-    # The others are created once no step holds them; only links with an end completed now can qualify.
+    # The others (Independent, or created separately) are created once both ends are complete: only
+    # links with an end in this wave can be.
     touched = sa.or_(links.c.child_object_id.in_(done_objects), links.c.parent_object_id.in_(done_objects))
-    ready = sa.and_(
-        mine_links, links.c.status == "awaiting", touched, _not_waiting(steps.c.waiting_link_id, links.c.id)
+    open_end = (
+        sa.select(objects.c.id)
+        .where(objects.c.id.in_([links.c.child_object_id, links.c.parent_object_id]), objects.c.status != "complete")
+        .exists()
     )
-    conn.execute(links.update().where(ready).values(status="creating"))
-    links_creating = sa.and_(mine_links, links.c.status == "creating")
-    for (tag,) in conn.execute(sa.select(links.c.link_tag).where(links_creating).distinct()).all():
+    created_apart = sa.or_(links.c.link_type == "Independent", links.c.separate_dependent_link_create.is_(True))
+    tags = {
+        tag
+        for (tag,) in conn.execute(
+            links.update()
+            .where(mine_links, created_apart, links.c.status == "awaiting", touched, ~open_end)
+            .values(status="creating")
+            .returning(links.c.link_tag)
+        )
+    }
+    for tag in sorted(tags):
         creators.create_links(wave, tag)
-    _complete_links(conn, links_creating)
-    conn.execute(objects.update().where(creating).values(status="complete"))  # existing ones, other creators'
+    conn.execute(
+        links.update().where(mine_links, links.c.status == "creating").values(status="complete")
+    )
 
-    remaining = conn.scalar(
-        sa.select(steps.c.id).where(steps.c.batch_id == batch.pk, steps.c.step == "ImportBatchMain").limit(1)
-    ) is not None
+    done = not _awaits_more(conn, batch, wave.number)
     now = _now()
     values: dict[str, Any] = {"waves": wave.number, "updated_at": now}
-    if not remaining:
+    if done:
         values.update(status="complete", finished_at=now)
     conn.execute(batches.update().where(batches.c.id == batch.pk).values(values))
     batch.waves = wave.number
-    return not remaining
+    return done
 
 
-def _complete_links(conn: Connection, where: sa.ColumnElement[bool]) -> None:
-    """Mark links complete, and the batch no longer awaits them."""
-    conn.execute(steps.delete().where(steps.c.awaited_link_id.in_(sa.select(links.c.id).where(where))))
-    conn.execute(links.update().where(where).values(status="complete"))
+def _awaits_more(conn: Connection, batch: _Batch, wave_number: int) -> bool:
+    """Is a level left for the next waves, or (after the last) a link not complete?"""
+    later = sa.select(objects.c.id).where(objects.c.batch_id == batch.pk, objects.c.level >= wave_number)
+    if conn.scalar(later.limit(1)) is not None:
+        return True
+    open_link = sa.select(links.c.id).where(links.c.batch_id == batch.pk, links.c.status.in_(("awaiting", "creating")))
+    return conn.scalar(open_link.limit(1)) is not None
 
 
 def _fail(conn: Connection, batch: _Batch, errors: list[str]) -> None:
     now = _now()
-    conn.execute(steps.delete().where(steps.c.batch_id == batch.pk))
     conn.execute(objects.update().where(objects.c.batch_id == batch.pk).values(status="error"))
     conn.execute(links.update().where(links.c.batch_id == batch.pk).values(status="error"))
     conn.execute(

@@ -1,9 +1,9 @@
 """State of import batches: the batch (ImportBatchMain), its PendingObjectMain and PendingLink records,
-and the seed's awaitingMultipleSteps as rows.
+and the seed's awaitingMultipleSteps as a view over them.
 
 An awaiting step says who waits (`waiting_object_id`, `waiting_link_id`, or the batch itself for
-`ImportBatchMain`) for what (`awaited_object_id` or `awaited_link_id`); it is deleted when what it
-awaits completes. The steps of the seed:
+`ImportBatchMain`) for what (`awaited_object_id` or `awaited_link_id`); it is there while what it
+awaits is `awaiting` or `creating`. The steps of the seed:
 
 - `DependentPendingObject`: a child object waits for one of its Dependent parents;
 - `DependentPendingLink`: a Dependent link waits for its child object;
@@ -88,30 +88,16 @@ import_pending_links = sa.Table(
     sa.CheckConstraint(_in("link_type", LINK_TYPES), name="link_type"),
 )
 
-STEP_REFERENCES = ("waiting_object_id", "waiting_link_id", "awaited_object_id", "awaited_link_id")
-
-
-def _partial_index(column: str, where: str | None = None) -> sa.Index:
-    """Index of the steps' rows whose `column` is set (or that match `where`)."""
-    rows = sa.text(where or f"{column} IS NOT NULL")
-    return sa.Index(None, column, postgresql_where=rows, sqlite_where=rows)
-
-
-# Bookkeeping rows, saved and deleted by the hundred thousand in one statement: no foreign keys (each
-# would cost a trigger per row); the ids are pending objects' and links' of the same batch.
+# The seed's awaitingMultipleSteps, read from the view of that name (migration import_batches_0003): a
+# step is there while what it awaits is `awaiting` or `creating`, so there is nothing to save or remove,
+# and it can never disagree with the statuses. Declared apart from `metadata`: it is not a table.
 import_awaiting_steps = sa.Table(
     "import_awaiting_steps",
-    metadata,
-    sa.Column("id", IdType, primary_key=True),
-    sa.Column("batch_id", IdType, nullable=False),
-    sa.Column("step", sa.String(30), nullable=False),
-    sa.Column("waiting_object_id", IdType, nullable=True),
-    sa.Column("waiting_link_id", IdType, nullable=True),
-    sa.Column("awaited_object_id", IdType, nullable=True),
-    sa.Column("awaited_link_id", IdType, nullable=True),
-    # Each step fills one waiting and one awaited column: partial indexes hold only the filled ones.
-    *(_partial_index(name) for name in STEP_REFERENCES),
-    # What the batch still awaits (is any ImportBatchMain step left?): only those rows are indexed.
-    _partial_index("batch_id", "step = 'ImportBatchMain'"),
-    sa.CheckConstraint(_in("step", AWAITING_STEPS), name="step"),
+    sa.MetaData(),
+    sa.Column("batch_id", IdType),
+    sa.Column("step", sa.String(30)),
+    sa.Column("waiting_object_id", IdType),
+    sa.Column("waiting_link_id", IdType),
+    sa.Column("awaited_object_id", IdType),
+    sa.Column("awaited_link_id", IdType),
 )
