@@ -32,7 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipelines.core.database import Database
+from pipelines.core.database import Database, IdType
 from pipelines.core.object_store import ObjectStore
 from pipelines.import_batches.batch_files import (
     LinkValidator,
@@ -319,49 +319,71 @@ def _check_parents(conn: Connection, batch: _Batch, registry: Registry) -> list[
     return errors
 
 
+# Levels are worked out on a narrow temporary table of the objects that have a Dependent parent (not
+# WAL-logged, two columns), then written to the pending objects in one UPDATE.
+_leveling = sa.Table(
+    "import_leveling",
+    sa.MetaData(),
+    sa.Column("object_id", IdType, primary_key=True),
+    sa.Column("level", sa.Integer, nullable=True),
+    prefixes=["TEMPORARY"],
+)
+
+
 def _levels(conn: Connection, batch: _Batch) -> list[str]:
-    """Level of each object (0: no Dependent parent; n: parents below n), one UPDATE per level.
+    """Level of each object: 0 without Dependent parent, else one more than its highest parent's.
 
     Objects left without a level wait, directly or not, on themselves: a cycle, reported as an error
     before anything is created (the waves would otherwise stop with objects still awaiting).
     """
-    parent = objects.alias("parent")
-    mine = objects.c.batch_id == batch.pk
-    level = 0
+    dependent = sa.and_(links.c.batch_id == batch.pk, links.c.link_type == "Dependent")
+    _leveling.create(conn)
+    conn.execute(
+        _leveling.insert().from_select(["object_id"], sa.select(links.c.child_object_id).where(dependent).distinct())
+    )
+    analyze(conn, _leveling)
+    parent = _leveling.alias("parent")
+    level = 1
     while True:
+        # A parent leveled by this same statement holds its child back too (SQLite's UPDATE sees the
+        # rows it has already changed; PostgreSQL's does not).
         held_back = (
             sa.select(links.c.id)
-            .select_from(links.join(parent, parent.c.id == links.c.parent_object_id))
+            .select_from(links.join(parent, parent.c.object_id == links.c.parent_object_id))
             .where(
-                links.c.child_object_id == objects.c.id,
+                links.c.child_object_id == _leveling.c.object_id,
                 links.c.link_type == "Dependent",
                 sa.or_(parent.c.level.is_(None), parent.c.level == level),
             )
             .exists()
         )
-        where = [mine, objects.c.level.is_(None), ~held_back]
-        if level:
-            # Level n has a parent of level n - 1: look only at the children of the level just set,
-            # not at every object still without level.
+        where = [_leveling.c.level.is_(None), ~held_back]
+        if level > 1:
+            # Level n has a parent of level n - 1: only the children of the level just set can be next.
             below = (
                 sa.select(links.c.child_object_id)
-                .select_from(links.join(parent, parent.c.id == links.c.parent_object_id))
-                .where(parent.c.batch_id == batch.pk, parent.c.level == level - 1, links.c.link_type == "Dependent")
+                .select_from(links.join(parent, parent.c.object_id == links.c.parent_object_id))
+                .where(parent.c.level == level - 1, links.c.link_type == "Dependent")
             )
-            where.append(objects.c.id.in_(below))
-        # Objects start awaiting with their level, in the transaction of stages 1 and 2.
-        updated = conn.execute(
-            objects.update().where(*where).values(level=level, status="awaiting")
-        ).rowcount
-        if not updated:
+            where.append(_leveling.c.object_id.in_(below))
+        if not conn.execute(_leveling.update().where(*where).values(level=level)).rowcount:
             break
         level += 1
     stuck = conn.execute(
         sa.select(objects.c.line, objects.c.pending_object_id)
-        .where(mine, objects.c.level.is_(None))
+        .select_from(objects.join(_leveling, _leveling.c.object_id == objects.c.id))
+        .where(_leveling.c.level.is_(None))
         .order_by(objects.c.line)
         .limit(LISTED + 1)
     ).all()
+    if not stuck:
+        found = sa.select(_leveling.c.level).where(_leveling.c.object_id == objects.c.id).scalar_subquery()
+        conn.execute(
+            objects.update()
+            .where(objects.c.batch_id == batch.pk)
+            .values(level=sa.func.coalesce(found, 0), status="awaiting")
+        )
+    _leveling.drop(conn)
     if not stuck:
         return []
     named = ", ".join(f"{pid!r} (objects line {line})" for line, pid in stuck[:LISTED])
