@@ -125,6 +125,66 @@ def test_an_object_that_already_exists_is_complete_at_once_with_its_id(database,
     assert rows(database, sa.select(cis.c.service_id)) == [(existing_id,)]
 
 
+def awaiting_steps(database) -> list[tuple]:
+    """The view's steps, named by pending ids: (step, waiting object or link, awaited object or link)."""
+    steps = import_awaiting_steps
+    waiting_o, awaited_o = import_pending_objects.alias("wo"), import_pending_objects.alias("ao")
+    waiting_l, awaited_l = import_pending_links.alias("wl"), import_pending_links.alias("al")
+    statement = sa.select(
+        steps.c.step,
+        sa.func.coalesce(waiting_o.c.pending_object_id, waiting_l.c.pending_link_id),
+        sa.func.coalesce(awaited_o.c.pending_object_id, awaited_l.c.pending_link_id),
+    ).select_from(
+        steps.outerjoin(waiting_o, waiting_o.c.id == steps.c.waiting_object_id)
+        .outerjoin(waiting_l, waiting_l.c.id == steps.c.waiting_link_id)
+        .outerjoin(awaited_o, awaited_o.c.id == steps.c.awaited_object_id)
+        .outerjoin(awaited_l, awaited_l.c.id == steps.c.awaited_link_id)
+    )
+    return sorted(rows(database, statement), key=lambda r: (r[0], r[1] or "", r[2]))
+
+
+def test_the_seeds_awaiting_steps_are_released_wave_by_wave(database, local_store, put):
+    a, la = ci("a", "ci-a")
+    b, lb = ci("b", "ci-b")
+    r = obj("r", "responsibility", slug="enc", title="Encrypt at rest")
+    more = [link("b-a", "ci_parent", "b", "a"), link("b-r", "ci_responsibility", "b", "r", "Independent")]
+    put("b1", [*catalog_roots(), r, a, b], [*la, *lb, *more])
+    seen: dict[int, list[tuple]] = {}
+
+    def look(wave: int, _: int) -> None:
+        seen[wave] = awaiting_steps(database)
+
+    state = process_batch(database, local_store, "b1", on_wave=look)
+
+    assert state.status == "complete"
+    b_links = ["b-a", "b-bnd", "b-cmp", "b-r", "b-svc"]
+    # Wave 1 created the roots (svc, cmp, bnd, r): a can be created, b still waits for a.
+    assert seen[1] == sorted(
+        [
+            ("DependentPendingLink", "a-bnd", "a"), ("DependentPendingLink", "a-cmp", "a"),
+            ("DependentPendingLink", "a-svc", "a"), ("DependentPendingLink", "b-a", "b"),
+            ("DependentPendingLink", "b-bnd", "b"), ("DependentPendingLink", "b-cmp", "b"),
+            ("DependentPendingLink", "b-svc", "b"), ("DependentPendingObject", "b", "a"),
+            ("ImportBatchMain", None, "a"), ("ImportBatchMain", None, "a-bnd"), ("ImportBatchMain", None, "a-cmp"),
+            ("ImportBatchMain", None, "a-svc"), ("ImportBatchMain", None, "b"),
+            *(("ImportBatchMain", None, name) for name in b_links),
+            ("IndependentPendingLink", "b-r", "b"),
+        ],
+        key=lambda r: (r[0], r[1] or "", r[2]),
+    )
+    # Wave 2 created a: what is left waits for b.
+    assert seen[2] == sorted(
+        [
+            *(("DependentPendingLink", name, "b") for name in ("b-a", "b-bnd", "b-cmp", "b-svc")),
+            ("ImportBatchMain", None, "b"),
+            *(("ImportBatchMain", None, name) for name in b_links),
+            ("IndependentPendingLink", "b-r", "b"),
+        ],
+        key=lambda r: (r[0], r[1] or "", r[2]),
+    )
+    assert seen[3] == []
+
+
 class RecordingCreators(ImportCreators):
     """The default creators, noting which link tags they were asked to create."""
 
