@@ -161,7 +161,8 @@ class _Rollback(Exception):
 
 
 def process_pending_links(conn: Connection, batch: _Batch, creators: ImportCreators) -> list[str]:
-    """Stage 1: resolve and check every link, find existing objects, detect cycles; returns the errors.
+    """Stage 1: check every link (its ends were looked up when it was loaded), find existing objects,
+    level the objects and detect cycles; returns the errors.
 
     Without errors every object and link is `awaiting` (objects with their level); with errors the
     caller marks the batch and everything in it `error`.

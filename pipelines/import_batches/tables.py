@@ -18,7 +18,6 @@ from pipelines.core.database import IdType, JSONType, TZDateTime, metadata
 BATCH_STATUSES = ("pending", "processing", "complete", "error")
 ITEM_STATUSES = ("pending", "awaiting", "creating", "complete", "error")
 LINK_TYPES = ("Dependent", "Independent")
-AWAITING_STEPS = ("DependentPendingObject", "DependentPendingLink", "IndependentPendingLink", "ImportBatchMain")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
