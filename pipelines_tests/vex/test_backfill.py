@@ -90,6 +90,18 @@ def test_force_replaces_the_statements_of_every_document(database):
     assert {row.document_digest for row in rows} == {raw.digest for raw in raws}
 
 
+def test_pages_written_together_keep_every_statement_once_with_and_without_force(database):
+    # One document per page: on PostgreSQL, the pages normalized while a write is in flight go together.
+    raws = store_documents(database, [(openvex_document(n), at(1, 9, n)) for n in range(40)])
+    assert counters(backfill_statements(database, BackfillRequest(batch_size=1))) == (40, 40, 80, 0, 0)
+    old_ids = {row.id for row in statement_rows(database)}
+    assert counters(backfill_statements(database, BackfillRequest(force=True, batch_size=1))) == (40, 40, 80, 0, 0)
+    rows = statement_rows(database)
+    assert len(rows) == 80
+    assert old_ids.isdisjoint(row.id for row in rows)
+    assert digests_with_statements(database) == {raw.digest for raw in raws}
+
+
 def test_a_failing_document_in_the_middle_of_a_batch_is_counted_and_the_rest_written(database, caplog):
     bad = b"this is not json"
     raws = store_documents(
