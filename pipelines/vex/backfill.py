@@ -142,8 +142,8 @@ def _pages(reader: sa.Connection, request: BackfillRequest) -> Iterator[Sequence
 
 
 def _pages_through_cursor(reader: sa.Connection, request: BackfillRequest) -> Iterator[Sequence[Any]]:
-    """PostgreSQL: one query for the run through a server-side cursor, `FETCH_DOCUMENTS` rows per
-    round trip, in binary (the content crosses as bytes, not as hex text to decode); a second thread
+    """PostgreSQL: one query for the run through a server-side cursor, about `FETCH_DOCUMENTS` rows
+    (whole pages) per round trip, in binary (the content crosses as bytes, not as hex text to decode); a second thread
     fetches the next rows while these are normalized, so the server's side of the read overlaps too.
     At most two fetches are held. A cursor is planned for its first rows: an index scan in keyset
     order, no sort of the window. Whether a document has statements is seen as of the run's start
@@ -162,9 +162,10 @@ def _pages_through_cursor(reader: sa.Connection, request: BackfillRequest) -> It
         ) as cursor, ThreadPoolExecutor(1, thread_name_prefix="vex-backfill-read") as ahead:
             # Bind values go to psycopg as they are: aware datetimes and integers need no SQLAlchemy processing.
             cursor.execute(str(compiled), compiled.params)
-            fetched = cursor.fetchmany(FETCH_DOCUMENTS)
+            per_fetch = request.batch_size * max(1, FETCH_DOCUMENTS // request.batch_size)  # whole pages
+            fetched = cursor.fetchmany(per_fetch)
             while fetched:
-                next_fetched = ahead.submit(cursor.fetchmany, FETCH_DOCUMENTS)
+                next_fetched = ahead.submit(cursor.fetchmany, per_fetch)
                 for start in range(0, len(fetched), request.batch_size):
                     yield fetched[start : start + request.batch_size]
                 fetched = next_fetched.result()

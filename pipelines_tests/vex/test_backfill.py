@@ -8,6 +8,7 @@ import logging
 import pytest
 import sqlalchemy as sa
 
+from pipelines.vex import backfill
 from pipelines.vex.backfill import BackfillRequest, BackfillSummary, backfill_statements, parse_retrieved_since
 from pipelines.vex.errors import VexError
 from pipelines.vex.ingest import digest_of, land, raw_document
@@ -88,6 +89,15 @@ def test_force_replaces_the_statements_of_every_document(database):
     assert len(rows) == 6
     assert old_ids.isdisjoint(row.id for row in rows)
     assert {row.document_digest for row in rows} == {raw.digest for raw in raws}
+
+
+def test_pages_hold_batch_size_documents_whatever_the_read_fetches(database, monkeypatch):
+    # PostgreSQL fetches several pages per round trip: still whole pages of batchSize, the last one short.
+    monkeypatch.setattr(backfill, "FETCH_DOCUMENTS", 7)
+    store_documents(database, [(openvex_document(n), at(1, 9, n)) for n in range(10)])
+    with database.engine.connect() as reader:
+        sizes = [len(page) for page in backfill._pages(reader, BackfillRequest(batch_size=3))]
+    assert sizes == [3, 3, 3, 1]
 
 
 def test_pages_written_together_keep_every_statement_once_with_and_without_force(database):
