@@ -28,7 +28,6 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,7 +41,8 @@ from pipelines.vex.tables import vex_raw_documents, vex_statements
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 100
-MAX_BATCH_SIZE = 10_000  # keeps a write's DELETE ... IN (...) under every backend's parameter limit, see `_PageWrite.full`
+# Keeps a write's DELETE ... IN (...) under every backend's parameter limit, see `_PageWrite.full`.
+MAX_BATCH_SIZE = 10_000
 STATEMENT_COLUMNS = (
     "document_digest",
     "vulnerability_id",
@@ -143,9 +143,9 @@ def _pages(reader: sa.Connection, request: BackfillRequest) -> Iterator[Sequence
 
 def _pages_through_cursor(reader: sa.Connection, request: BackfillRequest) -> Iterator[Sequence[Any]]:
     """PostgreSQL: one query for the run through a server-side cursor, about `FETCH_DOCUMENTS` rows
-    (whole pages) per round trip, in binary (the content crosses as bytes, not as hex text to decode); a second thread
-    fetches the next rows while these are normalized, so the server's side of the read overlaps too.
-    At most two fetches are held. A cursor is planned for its first rows: an index scan in keyset
+    (whole pages) per round trip, in binary (the content crosses as bytes, not as hex text to
+    decode); a second thread fetches the next rows while these are normalized, so the server's side
+    of the read overlaps too. At most two fetches are held. A cursor is planned for its first rows: an index scan in keyset
     order, no sort of the window. Whether a document has statements is seen as of the run's start
     (the cursor's snapshot, held until the run's read ends).
 
