@@ -255,7 +255,7 @@ _PG_COPY_TYPES: list[tuple[type, str]] = [
 
 
 def _pg_copy_type(column: sa.Column) -> tuple[str, Any] | None:
-    """The psycopg type name for a binary COPY of this column, plus a value adapter."""
+    """The psycopg type name for a binary COPY of this column, plus the value adapter a text COPY needs."""
     col_type = column.type
     if isinstance(col_type, TZDateTime):
         return "timestamptz", _utc
@@ -288,8 +288,11 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 def _copy_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: Iterable[Any]) -> int:
     types = [_pg_copy_type(table.c[name]) for name in columns]
     binary = all(t is not None for t in types)
-    # Only the columns whose values need wrapping (JSON, time zone checks) are touched per row.
-    adapt = [(i, t[1]) for i, t in enumerate(types) if t and t[1]]
+    # Binary COPY: psycopg dumps every value by its column's declared type, in C (a jsonb column takes
+    # any JSON value, a timestamptz one refuses a naive datetime), so rows go as they are. Text COPY
+    # (a column type with no binary form here): only the columns that need it are adapted per row.
+    adapt = [] if binary else [(i, t[1]) for i, t in enumerate(types) if t and t[1]]
+    zoned = [i for i, t in enumerate(types) if t and t[0] == "timestamptz"]
     quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
     target = conn.dialect.identifier_preparer.format_table(table)
     sql = f"COPY {target} ({quoted}) FROM STDIN" + (" (FORMAT BINARY)" if binary else "")
@@ -305,7 +308,12 @@ def _copy_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: 
                     row[i] = adapter(row[i])
             elif not binary:
                 row = tuple(json.dumps(v) if isinstance(v, (dict, list)) else v for v in row)
-            copy.write_row(row)
+            try:
+                copy.write_row(row)
+            except TypeError:
+                for i in zoned:  # psycopg's own message for a naive datetime names no value
+                    _utc(row[i])
+                raise
             count += 1
     return count
 

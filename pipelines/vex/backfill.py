@@ -1,12 +1,14 @@
 """`backfill-statements`: rebuild `vex_statements` from the raw documents (the seed's runbook).
 
-Raw documents stream in ascending (`retrieved_at`, `digest`) by keyset pagination, `batch_size` per
-page. One query per page reads the page, whether each of its documents already has statements (skipped
-unless `force`) and the content of the others, which are normalized; the page's statements are then
-bulk-inserted in one transaction (with `force`, the documents' old statements are deleted first, in
-that transaction). On PostgreSQL the writes of a page overlap the reading and normalizing of the next.
-A document that fails to parse or normalize is logged with its digest and counted; the rest of its
-page is still written, and its old statements (if any) are kept.
+Raw documents stream in ascending (`retrieved_at`, `digest`), `batch_size` per page: with each
+document, whether it already has statements (then it is skipped unless `force`) and the content of
+the others, which are normalized. PostgreSQL reads the run through one server-side cursor, SQLite by
+keyset pagination (one query per page); see `_pages`. A page's statements are bulk-inserted in one
+transaction (with `force`, the documents' old statements are deleted first, in that transaction). On
+PostgreSQL the writes run on a second connection while the next pages are read and normalized, and the
+pages normalized while a write was in flight go together in the next one; see `_PageWriter`. A document
+that fails to parse or normalize is logged with its digest and counted; the rest of its page is still
+written, and its old statements (if any) are kept.
 
 Counters (README "VEX statements"):
 - evaluated: raw documents read in the window (at most `max_documents`);
@@ -21,13 +23,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from psycopg.rows import namedtuple_row
 
 from pipelines.core.database import Database, Progress, TZDateTime
 from pipelines.vex.errors import VexError
@@ -37,7 +41,8 @@ from pipelines.vex.tables import vex_raw_documents, vex_statements
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 100
-MAX_BATCH_SIZE = 10_000  # keeps a page's DELETE ... IN (...) under every backend's parameter limit
+# Keeps a write's DELETE ... IN (...) under every backend's parameter limit, see `_PageWrite.full`.
+MAX_BATCH_SIZE = 10_000
 STATEMENT_COLUMNS = (
     "document_digest",
     "vulnerability_id",
@@ -52,6 +57,10 @@ STATEMENT_COLUMNS = (
     "signature",
 )
 _FAILED_DIGESTS_KEPT = 20
+# PostgreSQL: documents per FETCH of the reading cursor; the next FETCH runs while these are normalized.
+FETCH_DOCUMENTS = 2000
+# PostgreSQL: a write that takes several pages stops taking more at this many statements.
+MAX_WRITE_STATEMENTS = 20_000
 
 
 @dataclass(frozen=True)
@@ -113,45 +122,90 @@ def backfill_statements(
     started = time.monotonic()
     summary = BackfillSummary()
     progress = Progress("vex documents evaluated", logger=logger)
-    after: tuple[dt.datetime, str] | None = None
     database.check()  # a connection problem is a ConfigurationError naming the setting
-    # One reading connection for the run (a pool checkout and its ping per page would cost more than
-    # the page's own query) and one writing connection, see `_PageWriter`.
+    # One reading connection for the run and one writing connection, see `_PageWriter`.
     with database.engine.connect() as reader, _PageWriter(database, summary) as writer:
-        while True:
-            limit = request.batch_size
-            if request.max_documents is not None:
-                limit = min(limit, request.max_documents - summary.evaluated)
-            if limit <= 0:
-                break
-            with reader.begin():
-                page = reader.execute(_page_query(request, after, limit)).all()
-            if page:
-                after = (page[-1].retrieved_at, page[-1].digest)
-                writer.submit(_normalize_page(page, request.force, summary, logger))
+        for page in _pages(reader, request):
+            writer.submit(_normalize_page(page, request.force, summary, logger))
             progress.advance(len(page))
-            if len(page) < limit:
-                break
     summary.seconds = time.monotonic() - started
     logger.info(summary.line())
     return summary
 
 
+def _pages(reader: sa.Connection, request: BackfillRequest) -> Iterator[Sequence[Any]]:
+    """The raw documents of the request in ascending (`retrieved_at`, `digest`), `batch_size` at a
+    time, at most `max_documents` in all; each row with the columns of `_documents_query`."""
+    if reader.dialect.name == "postgresql":
+        return _pages_through_cursor(reader, request)
+    return _pages_by_keyset(reader, request)
+
+
+def _pages_through_cursor(reader: sa.Connection, request: BackfillRequest) -> Iterator[Sequence[Any]]:
+    """PostgreSQL: one query for the run through a server-side cursor, about `FETCH_DOCUMENTS` rows
+    (whole pages) per round trip, in binary (the content crosses as bytes, not as hex text to
+    decode); a second thread fetches the next rows while these are normalized, so the server's side
+    of the read overlaps too. At most two fetches are held. A cursor is planned for its first rows: an index scan in keyset
+    order, no sort of the window. Whether a document has statements is seen as of the run's start
+    (the cursor's snapshot, held until the run's read ends).
+
+    The statements table grows during the run while the plan stays the one made at its start: when
+    the table was empty or small then, the planner would scan it once per document (quadratic), so
+    sequential scans are off for this read; its every access has an index that fits.
+    """
+    compiled = _documents_query(request, limit=request.max_documents).compile(dialect=reader.dialect)
+    driver = reader.connection.driver_connection
+    with reader.begin():
+        reader.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        with driver.cursor(
+            "vex_backfill_documents", binary=True, row_factory=namedtuple_row
+        ) as cursor, ThreadPoolExecutor(1, thread_name_prefix="vex-backfill-read") as ahead:
+            # Bind values go to psycopg as they are: aware datetimes and integers need no SQLAlchemy processing.
+            cursor.execute(str(compiled), compiled.params)
+            per_fetch = request.batch_size * max(1, FETCH_DOCUMENTS // request.batch_size)  # whole pages
+            fetched = cursor.fetchmany(per_fetch)
+            while fetched:
+                next_fetched = ahead.submit(cursor.fetchmany, per_fetch)
+                for start in range(0, len(fetched), request.batch_size):
+                    yield fetched[start : start + request.batch_size]
+                fetched = next_fetched.result()
+
+
+def _pages_by_keyset(reader: sa.Connection, request: BackfillRequest) -> Iterator[Sequence[Any]]:
+    """SQLite: keyset pagination, one query and one transaction per page (a read transaction held
+    across the run would hold the lock that the page writes need)."""
+    left = sys.maxsize if request.max_documents is None else request.max_documents
+    after: tuple[dt.datetime, str] | None = None
+    while left > 0:
+        limit = min(request.batch_size, left)
+        with reader.begin():
+            page = reader.execute(_documents_query(request, after=after, limit=limit)).all()
+        if page:
+            yield page
+        if len(page) < limit:
+            break
+        left -= len(page)
+        after = (page[-1].retrieved_at, page[-1].digest)
+
+
 def _relax_commit_durability(conn: sa.Connection) -> None:
-    """PostgreSQL: this page's COMMIT does not wait for its WAL flush (`synchronous_commit = off`, for
-    this transaction only). Statements are derived data: a crash loses at most the last pages of a
+    """PostgreSQL: this write's COMMIT does not wait for its WAL flush (`synchronous_commit = off`, for
+    this transaction only). Statements are derived data: a crash loses at most the last writes of a
     run, whose documents then have no statements and are backfilled by the next run. SQLite: nothing
     to do (the database runs with `synchronous=NORMAL` in WAL mode already)."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
 
 
-def _page_query(request: BackfillRequest, after: tuple[dt.datetime, str] | None, limit: int) -> sa.Select:
-    """One page in keyset order, whether each document has statements (one indexed probe per row of
-    the page, in the same query), and the content of the documents that will be normalized only."""
+def _documents_query(
+    request: BackfillRequest, *, after: tuple[dt.datetime, str] | None = None, limit: int | None = None
+) -> sa.Select:
+    """The request's documents in keyset order (after `after`, at most `limit`), whether each has
+    statements (one indexed probe per row, in the same query), and the content of the documents that
+    will be normalized only."""
     raw = vex_raw_documents
     # A correlated scalar subquery with LIMIT 1 is an index probe per row; PostgreSQL would run a plain
-    # EXISTS as a hashed subplan over the whole statements table, once per page.
+    # EXISTS as a hashed subplan over the whole statements table.
     first_statement = (
         sa.select(sa.literal(1))
         .where(vex_statements.c.document_digest == raw.c.digest)
@@ -183,13 +237,23 @@ def _page_query(request: BackfillRequest, after: tuple[dt.datetime, str] | None,
 
 @dataclass
 class _PageWrite:
-    """What one page writes: its statement rows, and (with force) the documents whose old ones go."""
+    """What one page (or several, see `_PageWriter`) writes: statement rows, and (with force) the
+    documents whose old statements go."""
 
     rows: list[tuple[Any, ...]]
     replaced: list[str]
 
+    def take(self, other: _PageWrite) -> None:
+        self.rows += other.rows
+        self.replaced += other.replaced
 
-def _normalize_page(page: Sequence[sa.Row], force: bool, summary: BackfillSummary, logger: Any) -> _PageWrite:
+    def full(self) -> bool:
+        """Take no more pages: a write holds at most 2 x `MAX_BATCH_SIZE` replaced documents, under
+        PostgreSQL's 65,535 parameters (SQLite writes one page at a time)."""
+        return len(self.rows) >= MAX_WRITE_STATEMENTS or len(self.replaced) >= MAX_BATCH_SIZE
+
+
+def _normalize_page(page: Sequence[Any], force: bool, summary: BackfillSummary, logger: Any) -> _PageWrite:
     summary.evaluated += len(page)
     due = page if force else [row for row in page if not row.has_statements]
     summary.skipped += len(page) - len(due)
@@ -208,35 +272,43 @@ def _normalize_page(page: Sequence[sa.Row], force: bool, summary: BackfillSummar
             logger.info("vex document %s: statement skipped: %s", row.digest, reason)
         summary.statements_skipped += len(result.skipped)
         summary.backfilled += 1
-        normalized_digests.append(row.digest)
-        rows.extend(
+        digest, provider, signature = row.digest, row.provider, row.signature
+        normalized_digests.append(digest)
+        rows += [
             (
-                row.digest,
+                digest,
                 s.vulnerability_id,
                 s.product_key,
                 s.status,
                 s.justification,
                 s.detail,
-                list(s.subcomponents) or None,
-                row.provider,
+                list(s.subcomponents) if s.subcomponents else None,
+                provider,
                 s.timestamp,
                 inserted_at,
-                row.signature,
+                signature,
             )
             for s in result.statements
-        )
+        ]
     return _PageWrite(rows, normalized_digests if force else [])
 
 
 class _PageWriter:
-    """Writes pages in order, each in its own transaction (with force: delete the documents' old
-    statements, then insert, together). PostgreSQL: on its own connection in a background thread, so
-    the server stores page N while this thread reads and normalizes page N+1; at most one page is in
-    flight. SQLite: inline on the calling thread (SQLite has one writer at a time anyway)."""
+    """Writes pages in order, a write in one transaction (with force: delete the documents' old
+    statements, then insert, together).
+
+    PostgreSQL: on its own connection in a background thread, so that the server stores statements
+    while this thread reads and normalizes the next pages. The pages normalized while a write is in
+    flight wait, and the next write takes them all (one transaction, one COPY; up to
+    `MAX_WRITE_STATEMENTS`, then the caller waits): that thread then needs the interpreter lock a few
+    dozen times per run rather than several times per page, and normalization keeps it. A write in
+    flight and one waiting are all that is held. SQLite: each page inline on the calling thread
+    (SQLite has one writer at a time anyway)."""
 
     def __init__(self, database: Database, summary: BackfillSummary):
         self.database, self.summary = database, summary
-        self.pending: Future[None] | None = None
+        self.in_flight: Future[None] | None = None
+        self.waiting: _PageWrite | None = None
 
     def __enter__(self) -> _PageWriter:
         self.conn = self.database.engine.connect()
@@ -244,16 +316,21 @@ class _PageWriter:
         return self
 
     def submit(self, write: _PageWrite) -> None:
-        self._wait()
         if self.pool is None:
             self._write(write)
+            return
+        if self.waiting is None:
+            self.waiting = write
         else:
-            self.pending = self.pool.submit(self._write, write)
+            self.waiting.take(write)
+        if self.in_flight is None or self.in_flight.done() or self.waiting.full():
+            self._wait()
+            self.in_flight, self.waiting = self.pool.submit(self._write, self.waiting), None
 
     def _wait(self) -> None:
-        if self.pending is not None:
-            pending, self.pending = self.pending, None
-            pending.result()
+        if self.in_flight is not None:
+            in_flight, self.in_flight = self.in_flight, None
+            in_flight.result()
 
     def _write(self, write: _PageWrite) -> None:
         with self.conn.begin():
@@ -270,12 +347,12 @@ class _PageWriter:
         try:
             if exc_type is None:
                 self._wait()
+                if self.waiting is not None:
+                    self._write(self.waiting)
         finally:
             if self.pool is not None:
                 self.pool.shutdown(wait=True)
             self.conn.close()
-
-
 
 
 def retrieved_bounds(database: Database, since: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime] | None:

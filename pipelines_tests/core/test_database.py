@@ -62,6 +62,15 @@ def test_bulk_insert_writes_every_type_and_reads_it_back(database, sample_table)
     assert got[2] == {**rows[2], "seen_at": dt.datetime(2024, 3, 1, 10, 30, tzinfo=UTC)}
 
 
+def test_bulk_insert_writes_json_scalars_and_nesting_as_json(database, sample_table):
+    payloads = ["a string", 7, True, {"nested": {"list": [1, "two", None]}}, ["x"]]
+    with database.begin() as conn:
+        database.bulk_insert(conn, sample_table, ((i, p) for i, p in enumerate(payloads)), columns=["id", "payload"])
+    with database.begin() as conn:
+        got = conn.execute(sa.select(sample_table.c.payload).order_by(sample_table.c.id)).scalars().all()
+    assert got == ["a string", 7, True, {"nested": {"list": [1, "two", None]}}, ["x"]]
+
+
 def test_bulk_insert_takes_tuples_with_columns_in_chunks(database, sample_table):
     rows = ((i, f"n{i}") for i in range(1, 2501))
     with database.begin() as conn:
@@ -84,7 +93,7 @@ def test_a_failing_transaction_writes_nothing(database, sample_table):
 
 
 def test_naive_datetimes_are_refused(database, sample_table):
-    with pytest.raises(Exception, match="naive datetime"):
+    with pytest.raises(Exception, match="naive datetime 2024-01-01T00:00:00 given"):
         with database.begin() as conn:
             database.bulk_insert(conn, sample_table, [{"id": 1, "seen_at": dt.datetime(2024, 1, 1)}])
 

@@ -8,6 +8,7 @@ import logging
 import pytest
 import sqlalchemy as sa
 
+from pipelines.vex import backfill
 from pipelines.vex.backfill import BackfillRequest, BackfillSummary, backfill_statements, parse_retrieved_since
 from pipelines.vex.errors import VexError
 from pipelines.vex.ingest import digest_of, land, raw_document
@@ -88,6 +89,27 @@ def test_force_replaces_the_statements_of_every_document(database):
     assert len(rows) == 6
     assert old_ids.isdisjoint(row.id for row in rows)
     assert {row.document_digest for row in rows} == {raw.digest for raw in raws}
+
+
+def test_pages_hold_batch_size_documents_whatever_the_read_fetches(database, monkeypatch):
+    # PostgreSQL fetches several pages per round trip: still whole pages of batchSize, the last one short.
+    monkeypatch.setattr(backfill, "FETCH_DOCUMENTS", 7)
+    store_documents(database, [(openvex_document(n), at(1, 9, n)) for n in range(10)])
+    with database.engine.connect() as reader:
+        sizes = [len(page) for page in backfill._pages(reader, BackfillRequest(batch_size=3))]
+    assert sizes == [3, 3, 3, 1]
+
+
+def test_pages_written_together_keep_every_statement_once_with_and_without_force(database):
+    # One document per page: on PostgreSQL, the pages normalized while a write is in flight go together.
+    raws = store_documents(database, [(openvex_document(n), at(1, 9, n)) for n in range(40)])
+    assert counters(backfill_statements(database, BackfillRequest(batch_size=1))) == (40, 40, 80, 0, 0)
+    old_ids = {row.id for row in statement_rows(database)}
+    assert counters(backfill_statements(database, BackfillRequest(force=True, batch_size=1))) == (40, 40, 80, 0, 0)
+    rows = statement_rows(database)
+    assert len(rows) == 80
+    assert old_ids.isdisjoint(row.id for row in rows)
+    assert digests_with_statements(database) == {raw.digest for raw in raws}
 
 
 def test_a_failing_document_in_the_middle_of_a_batch_is_counted_and_the_rest_written(database, caplog):
