@@ -24,13 +24,11 @@ SQLite: a cursor read in batches, formatted with `pipelines.core.rfc4180`.
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import datetime as dt
 import io
 import itertools
 import logging
-import re
 import time
 import urllib.parse
 import uuid
@@ -62,12 +60,9 @@ DEFAULT_CLOCK_SKEW = dt.timedelta(minutes=1)
 MAX_OVERRIDE_RECORDS = 10_000
 _BATCH = 5_000
 _STUDIES_PER_QUERY = 1_000
-# COPY rows are read in lists of this many, and written in blocks of about _BLOCK bytes.
-_COPY_BATCH = 2_000
+# COPY rows are gathered into blocks of about this size before they are written.
 _BLOCK = 256 * 1024
 _QUOTE = 34
-# In a COPY row whose record id needs no quotes, everything from the first comma to the line end.
-_AFTER_ID = re.compile(rb",.*")
 
 
 @dataclass
@@ -393,28 +388,50 @@ class _CsvWriter:
     def write_copy(self, rows: Iterable[Any], prefix: str) -> None:
         """`write_groups` for PostgreSQL's COPY CSV rows (`_pg_columns`, one LF-ended buffer each).
 
-        The rows come in lists of `_COPY_BATCH`. Ordered by (study_id, schema_key), the current file's
-        rows are a prefix of what is left of a list; bisection finds where it ends, and `_CopyFile.add`
-        takes those rows in one piece, so that Python does per list what it would otherwise do per row.
+        A row whose record_id is unquoted belongs to the current file when the bytes after its first
+        comma are the file's `,study_id,schema_key,`; any other row is parsed (a new group, or an id
+        that needed quotes). A NULL `data` (a row ending in ",\n") is a record to re-drive.
         """
+        failed = self.result.failed_record_ids
         file: _CopyFile | None = None
+        ids: list[str | bytearray] = []  # the current file's
+        middle = b"\0"  # matches no row: the first row opens the first file
+        buf = bytearray()
+        block = _BLOCK
         try:
-            # As bytes: psycopg's memoryviews are tracked by the garbage collector, and lists of them
-            # made it run over and over (a second of CPU per million rows).
-            for batch in _batched(map(bytes, rows), _COPY_BATCH):
-                start = 0
-                while start < len(batch):
-                    if file is None or not file.holds(batch[start]):
+            for row in rows:
+                start = len(buf)
+                buf += row
+                comma = buf.find(b",", start)
+                if buf[start] == _QUOTE or not buf.startswith(middle, comma):
+                    record_id, study_id, schema_key, _, data = _parse_copy_row(row)
+                    if file is None or file.group != (study_id, schema_key):
+                        del buf[start:]
                         if file is not None:
-                            file.finish()
-                        study_id, schema_key = _copy_row_group(batch[start])
+                            file.finish(buf)
                         key = f"{prefix}/{_segment(study_id)}/{_segment(schema_key)}.csv"
                         file = _CopyFile(self, key, (study_id, schema_key))
-                    end = bisect.bisect_left(batch, True, start + 1, len(batch), key=file.does_not_hold)
-                    file.add(batch[start:end])
-                    start = end
+                        ids = file.ids
+                        middle = f",{rfc4180.format_field(study_id)},{rfc4180.format_field(schema_key)},".encode()
+                        buf = bytearray(row)
+                        start = 0
+                    if data is None:
+                        failed.append(record_id)
+                        del buf[start:]
+                        continue
+                    ids.append(record_id)
+                elif buf.endswith(b",\n"):
+                    failed.append(buf[start:comma].decode())
+                    del buf[start:]
+                    continue
+                else:
+                    ids.append(buf[start:comma])
+                buf.insert(-1, 13)  # one COPY row per buffer: its last byte is the LF that ends it
+                if len(buf) >= block:
+                    file.write(buf)  # type: ignore[union-attr]
+                    buf = bytearray()
             if file is not None:
-                file.finish()
+                file.finish(buf)
         except BaseException as exc:
             if file is not None:
                 file.abort(exc)
@@ -430,59 +447,19 @@ class _CsvWriter:
 
 class _CopyFile:
     """One (study, schema_key) file of `_CsvWriter.write_copy`: opened at its first record, written
-    in blocks of about `_BLOCK` bytes; a store error drops the file and re-drives its records (those to
-    come too)."""
+    in blocks; a store error drops the file and re-drives its records (those to come too)."""
 
     def __init__(self, writer: _CsvWriter, key: str, group: tuple[str, str]):
         self.writer, self.key, self.group = writer, key, group
-        # What every COPY row of this group holds after its record id.
-        self.middle = f",{rfc4180.format_field(group[0])},{rfc4180.format_field(group[1])},".encode()
-        self.count = 0
-        # The record ids written: one id (str), or many as LF-ended UTF-8 lines (bytes).
-        self.ids: list[str | bytes] = []
+        self.ids: list[str | bytearray] = []  # record ids written, as text or as their COPY bytes
         self.failed = False
-        self._buffer = bytearray()
         self._context: AbstractContextManager[IO[bytes]] | None = None
         self._out: IO[bytes] | None = None
 
-    def holds(self, row: bytes) -> bool:
-        """Whether the COPY row `row` belongs to this file. A row whose record id is not quoted does
-        when the bytes after its first comma are `middle`; any other row is parsed."""
-        if row[0] != _QUOTE and row.startswith(self.middle, row.find(b",")):
-            return True
-        return _copy_row_group(row) == self.group
-
-    def does_not_hold(self, row: bytes) -> bool:
-        return not self.holds(row)
-
-    def add(self, rows: Sequence[bytes]) -> None:
-        """Write COPY rows of this file: ids and CRLF line ends taken from the rows joined, unless a
-        row needs parsing (a quoted id, a line break inside a field, a NULL `data` to re-drive)."""
-        block = b"".join(rows)
-        one_line_each = block.count(b"\n") == len(rows)
-        if one_line_each and block[0] != _QUOTE and b'\n"' not in block and b",\n" not in block:
-            self.ids.append(_AFTER_ID.sub(b"", block))
-            self.count += len(rows)
-            self._write(block.replace(b"\n", b"\r\n"))
-            return
-        for row in rows:
-            record_id, _, _, _, data = _parse_copy_row(row)
-            if data is None:
-                self.writer.result.failed_record_ids.append(record_id)
-                continue
-            self.ids.append(record_id)
-            self.count += 1
-            self._write(row[:-1] + b"\r\n")
-
-    def _write(self, data: bytes) -> None:
+    def write(self, block: bytearray) -> None:
         if self.failed:
+            self._redrive_ids()
             return
-        self._buffer += data
-        if len(self._buffer) >= _BLOCK:
-            self._flush()
-
-    def _flush(self) -> None:
-        block, self._buffer = self._buffer, bytearray()
         try:
             if self._context is None:
                 context = self.writer.store.open_write(self.key)
@@ -494,9 +471,9 @@ class _CopyFile:
         except Exception as exc:  # noqa: BLE001 - any store error fails this file only
             self._fail(exc)
 
-    def finish(self) -> None:
-        if self._buffer and not self.failed:
-            self._flush()
+    def finish(self, block: bytearray) -> None:
+        if block:
+            self.write(block)
         if self.failed:
             self._redrive_ids()
             return
@@ -512,8 +489,8 @@ class _CopyFile:
         result = self.writer.result
         study_id, schema_key = self.group
         result.keys.append(self.key)
-        result.counts.setdefault(study_id, {})[schema_key] = self.count
-        result.records += self.count
+        result.counts.setdefault(study_id, {})[schema_key] = len(self.ids)
+        result.records += len(self.ids)
 
     def _fail(self, exc: Exception) -> None:
         self.writer.logger.warning(f"cannot write {self.key}: {exc}; its records go to the re-drive list")
@@ -522,13 +499,8 @@ class _CopyFile:
             self.abort(exc)
 
     def _redrive_ids(self) -> None:
-        failed = self.writer.result.failed_record_ids
-        for ids in self.ids:
-            if isinstance(ids, str):
-                failed.append(ids)
-            else:
-                failed.extend(ids.decode().split("\n")[:-1])
-        self.ids.clear()
+        self.writer.result.failed_record_ids.extend(i if isinstance(i, str) else i.decode() for i in self.ids)
+        self.ids.clear()  # the same list `write_copy` appends to
 
     def abort(self, exc: BaseException) -> None:
         """Discard the file being written (the store never shows a partial object)."""
@@ -538,14 +510,9 @@ class _CopyFile:
                 context.__exit__(type(exc), exc, exc.__traceback__)
 
 
-def _copy_row_group(row: bytes) -> tuple[str, str]:
-    _, study_id, schema_key, _, _ = _parse_copy_row(row)
-    return study_id, schema_key
-
-
-def _parse_copy_row(row: bytes) -> list[Any]:
+def _parse_copy_row(row: Any) -> list[Any]:
     """(record_id, study_id, schema_key, uploaded_on, data) of one COPY CSV row (data None: NULL)."""
-    return rfc4180.parse_record(row[:-1].decode("utf-8"))
+    return rfc4180.parse_record(bytes(row)[:-1].decode("utf-8"))
 
 
 def _csv_lines(study_id: str, schema_key: str) -> Any:

@@ -381,7 +381,6 @@ def _export_both_ways(database, tmp_path, monkeypatch, **message):
         python_path = export(database, python_store, ignoreLastExportTime=True, **message)
     with monkeypatch.context() as patch:
         patch.setattr(export_module, "_BLOCK", 1_000)  # many writes per file
-        patch.setattr(export_module, "_COPY_BATCH", 7)  # files and group changes across and within lists
         copy_path = export(database, copy_store, ignoreLastExportTime=True, **message)
     return copy_store, copy_path, python_store, python_path
 
