@@ -5,9 +5,11 @@ has one and the request does not ignore it, else the request's `startDateTime`, 
 type gives (DAILY: end - 1 day, HOURLY: end - 1 hour, INSTANT: start of the end's day, UTC).
 
 Everything happens in one transaction that holds the studies' watermark rows locked (PostgreSQL
-`SELECT ... FOR UPDATE`; SQLite's write lock): the records stream into one RFC 4180 CSV per
-(study, schema_key); then the watermarks move to `endDateTime` (never backwards,
-never for a request that ignores them or overrides the records) and an export log row is written.
+`SELECT ... FOR UPDATE`; SQLite's write lock): the records stream, ordered by study_id and schema_key
+in byte order (`_order`: the same file order on both backends, whatever PostgreSQL's collation), then
+uploaded_on and record_id, into one RFC 4180 CSV per (study, schema_key); then the watermarks move
+to `endDateTime` (never backwards, never for a request that ignores them or overrides the records)
+and an export log row is written.
 If anything raises, the transaction rolls back: no watermark moves, and the files already written
 are removed, so the next run of any type covers the gap.
 
