@@ -7,6 +7,9 @@ Records are spread evenly over the 30 days 2024-01-01..30 in a fresh schema of t
 PIPELINES_TEST_POSTGRES_URL (dropped at the end); files go to a temporary local object store.
 The export measured is one DAILY re-export (ignoreLastExportTime) of the whole 30-day window, so it
 covers every record; the backfill runs `study_exports_daily` over the 30 partitions in one run.
+Reference lines besides the baseline: the same COPY with the files' ORDER BY, and COPY of the export's
+own query (its columns and order) read and dropped: what PostgreSQL alone costs the export. The load
+average is printed before and after, since the machine may be shared.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from pipelines.core.database import Database
 from pipelines.core.object_store import LocalObjectStore
 from pipelines.core.resources import DatabaseResource, ObjectStoreResource
 from pipelines.study_exports.assets import study_exports_daily
-from pipelines.study_exports.export import run_export
+from pipelines.study_exports.export import _order, _pg_columns, run_export
 from pipelines.study_exports.request import ExportRequest
 from pipelines.study_exports.resources import StudyExportsResource
 from pipelines.study_exports.tables import records, studies
@@ -82,6 +85,30 @@ def _copy_csv(conninfo: str, schema: str, path: str, ordered: bool) -> float:
     return time.monotonic() - started
 
 
+def _copy_export_query(database: Database, conninfo: str, schema: str) -> float:
+    """COPY of the query `run_export` reads (its columns, filter and ORDER BY), the rows read and dropped."""
+    end = START + dt.timedelta(days=DAYS)
+    with database.begin() as conn:
+        study_ids = sorted(conn.scalars(sa.select(studies.c.study_id)))
+    query = (
+        sa.select(*_pg_columns())
+        .where(records.c.study_id.in_(study_ids))
+        .where(records.c.uploaded_on >= START, records.c.uploaded_on < end)
+        .order_by(*_order(database))
+    )
+    compiled = query.compile(dialect=database.engine.dialect, compile_kwargs={"render_postcompile": True})
+    started = time.monotonic()
+    with psycopg.connect(conninfo, options=f"-csearch_path={schema}") as conn, conn.cursor() as cursor:
+        with cursor.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.params) as copy:
+            for _row in copy:
+                pass
+    return time.monotonic() - started
+
+
+def _load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def _window_request(start: dt.datetime, end: dt.datetime) -> ExportRequest:
     return ExportRequest.parse(
         {
@@ -109,6 +136,7 @@ def main() -> None:
     url_text = url.render_as_string(hide_password=False)
     conninfo = sa.make_url(server).set(drivername="postgresql").render_as_string(hide_password=False)
     workdir = tempfile.mkdtemp(prefix="bench-exports-")
+    print(f"load average before: {_load_average()} ({os.cpu_count()} CPUs)")
     try:
         database = Database(url_text)
         database.upgrade()
@@ -117,6 +145,7 @@ def main() -> None:
 
         copy_plain_s = _copy_csv(conninfo, schema, os.path.join(workdir, "copy.csv"), ordered=False)
         copy_ordered_s = _copy_csv(conninfo, schema, os.path.join(workdir, "copy-ordered.csv"), ordered=True)
+        copy_query_s = _copy_export_query(database, conninfo, schema)
 
         rss_before = _peak_rss_mb()
         store = LocalObjectStore(os.path.join(workdir, "objects"))
@@ -133,6 +162,10 @@ def main() -> None:
         print(f"  of which CPU of this process: {export_cpu_s:6.2f} s (the rest: waiting on PostgreSQL and files)")
         print(f"  COPY ... TO STDOUT WITH CSV: {copy_plain_s:7.2f} s  ratio {export_s / copy_plain_s:.2f}x (goal <= 1.5x)")
         print(f"  COPY, same ORDER BY:         {copy_ordered_s:7.2f} s  ratio {export_s / copy_ordered_s:.2f}x")
+        print(
+            f"  COPY of the export's query:  {copy_query_s:7.2f} s  ratio {export_s / copy_query_s:.2f}x "
+            f"(its columns and ORDER BY, rows dropped: {copy_query_s / copy_plain_s:.2f}x the baseline)"
+        )
         print(f"  bytes written: export {export_bytes:,} (with headers), COPY {copy_bytes:,}")
         print(f"  peak RSS: {rss_after:.0f} MB after the export ({rss_after - rss_before:+.0f} MB during it)")
 
@@ -165,6 +198,7 @@ def main() -> None:
         print(f"\n{DAYS}-partition backfill of {backfill_records:,} records")
         print(f"  plain Python loop over {DAYS} windows: {loop_s:7.2f} s")
         print(f"  single-run backfill (dg.materialize): {backfill_s:7.2f} s  ratio {backfill_s / loop_s:.2f}x (goal <= 1.2x)")
+        print(f"\nload average after: {_load_average()}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         Database(url_text).dispose()

@@ -5,9 +5,11 @@ has one and the request does not ignore it, else the request's `startDateTime`, 
 type gives (DAILY: end - 1 day, HOURLY: end - 1 hour, INSTANT: start of the end's day, UTC).
 
 Everything happens in one transaction that holds the studies' watermark rows locked (PostgreSQL
-`SELECT ... FOR UPDATE`; SQLite's write lock): the records stream into one RFC 4180 CSV per
-(study, schema_key); then the watermarks move to `endDateTime` (never backwards,
-never for a request that ignores them or overrides the records) and an export log row is written.
+`SELECT ... FOR UPDATE`; SQLite's write lock): the records stream, ordered by study_id and schema_key
+in byte order (`_order`: the same file order on both backends, whatever PostgreSQL's collation), then
+uploaded_on and record_id, into one RFC 4180 CSV per (study, schema_key); then the watermarks move
+to `endDateTime` (never backwards, never for a request that ignores them or overrides the records)
+and an export log row is written.
 If anything raises, the transaction rolls back: no watermark moves, and the files already written
 are removed, so the next run of any type covers the gap.
 
@@ -60,7 +62,6 @@ DEFAULT_CLOCK_SKEW = dt.timedelta(minutes=1)
 MAX_OVERRIDE_RECORDS = 10_000
 _BATCH = 5_000
 _STUDIES_PER_QUERY = 1_000
-_ORDER = (records.c.study_id, records.c.schema_key, records.c.uploaded_on, records.c.record_id)
 # COPY rows are gathered into blocks of about this size before they are written.
 _BLOCK = 256 * 1024
 _QUOTE = 34
@@ -163,7 +164,8 @@ def resolve_studies(database: Database, request: ExportRequest) -> list[str]:
     """The whitelist (every id must exist), else every study."""
     with database.begin() as conn:
         if request.studyWhitelist is None:
-            return list(conn.scalars(sa.select(studies.c.study_id).order_by(studies.c.study_id)))
+            # Sorted here, not by the database: code point order whatever its collation (see `_order`).
+            return sorted(conn.scalars(sa.select(studies.c.study_id)))
         found = set(
             conn.scalars(sa.select(studies.c.study_id).where(studies.c.study_id.in_(request.studyWhitelist)))
         )
@@ -234,7 +236,7 @@ def _export_windows(
                     sa.select(*columns)
                     .where(records.c.study_id.in_(chunk))
                     .where(records.c.uploaded_on >= start, records.c.uploaded_on < end)
-                    .order_by(*_ORDER)
+                    .order_by(*_order(database))
                 )
 
             _write_records(database, conn, window, writer, prefix)
@@ -263,9 +265,26 @@ def _override_records(
         query = sa.select(*columns).where(records.c.record_id.in_(record_ids))
         if whitelist is not None:
             query = query.where(records.c.study_id.in_(whitelist))
-        return query.order_by(*_ORDER)
+        return query.order_by(*_order(database))
 
     _write_records(database, conn, listed, writer, prefix)
+
+
+def _order(database: Database) -> tuple[sa.ColumnElement, ...]:
+    """The order records are read in: by file, (study_id, schema_key), then uploaded_on, record_id.
+
+    Text in byte order on both backends, so that files come in the same order: SQLite compares
+    bytes (BINARY); PostgreSQL compares in the database's collation unless told `COLLATE "C"`, which
+    is also its cheapest comparison (memcmp, where any other collation calls strcoll).
+    """
+    if database.is_postgres:
+        return (
+            records.c.study_id.collate("C"),
+            records.c.schema_key.collate("C"),
+            records.c.uploaded_on,
+            records.c.record_id.collate("C"),
+        )
+    return (records.c.study_id, records.c.schema_key, records.c.uploaded_on, records.c.record_id)
 
 
 def _write_records(

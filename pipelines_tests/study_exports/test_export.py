@@ -302,6 +302,47 @@ def test_the_export_log_records_request_counts_and_keys(seeded, local_store):
     assert row.request == {"exportType": "DAILY", "endDateTime": DAILY_END, "studyWhitelist": ["s2"], "tag": "t"}
 
 
+# --- file order: study ids and schema keys in byte order, on both backends ----------------------------
+
+MIXED_CASE_RECORDS = [
+    # (record_id, study_id, uploaded_on, schema_key, data)
+    ("r-etude", "étude", at("10-03 01:00"), "walk", {"n": 1}),
+    ("r-zeta-upper", "Zeta", at("10-03 01:00"), "walk", {"n": 2}),
+    ("r-beta-walk", "beta", at("10-03 02:00"), "walk", {"n": 3}),
+    ("r-beta-Walk", "beta", at("10-03 02:00"), "Walk", {"n": 4}),
+    ("r-beta-upper", "Beta", at("10-03 03:00"), "walk", {"n": 5}),
+    ("r-aerzte", "Ärzte", at("10-03 04:00"), "walk", {"n": 6}),
+    ("r-under", "_under", at("10-03 05:00"), "walk", {"n": 7}),
+    ("r-alpha-2", "alpha", at("10-03 06:00"), "walk", {"n": 8}),
+    ("r-alpha-1", "alpha", at("10-03 06:00"), "walk", {"n": 9}),
+]
+
+
+def test_files_come_in_byte_order_of_study_id_then_schema_key_on_both_backends(database, local_store):
+    seed(database, MIXED_CASE_RECORDS, study_ids=("étude", "Zeta", "beta", "Beta", "Ärzte", "_under", "alpha"))
+    result = export(
+        database, local_store, exportType="DAILY", startDateTime="2016-10-03T00:00:00Z", endDateTime=DAILY_END,
+        ignoreLastExportTime=True,
+    )
+    prefix = "study_exports/daily/20161003T000000Z--20161004T000000Z/"
+    # Upper case before lower case before non-ASCII (UTF-8 bytes), whatever the database's collation.
+    assert [key.removeprefix(prefix) for key in result.keys] == [
+        "Beta/walk.csv",
+        "Zeta/walk.csv",
+        "_under/walk.csv",
+        "alpha/walk.csv",
+        "beta/Walk.csv",
+        "beta/walk.csv",
+        "%C3%84rzte/walk.csv",
+        "%C3%A9tude/walk.csv",
+    ]
+    assert exported_ids(local_store, result.keys) == [
+        "r-beta-upper", "r-zeta-upper", "r-under", "r-alpha-1", "r-alpha-2", "r-beta-Walk", "r-beta-walk",
+        "r-aerzte", "r-etude",
+    ]
+    assert list(result.windows) == ["Beta", "Zeta", "_under", "alpha", "beta", "Ärzte", "étude"]
+
+
 # --- PostgreSQL: COPY output is the Python path's output, byte for byte -------------------------------
 
 ODD_RECORDS = [
