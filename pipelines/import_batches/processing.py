@@ -337,11 +337,13 @@ def _levels(conn: Connection, batch: _Batch) -> list[str]:
     Objects left without a level wait, directly or not, on themselves: a cycle, reported as an error
     before anything is created (the waves would otherwise stop with objects still awaiting).
     """
-    dependent = sa.and_(links.c.batch_id == batch.pk, links.c.link_type == "Dependent")
-    _leveling.create(conn)
-    conn.execute(
-        _leveling.insert().from_select(["object_id"], sa.select(links.c.child_object_id).where(dependent).distinct())
+    children = (
+        sa.select(links.c.child_object_id)
+        .where(links.c.batch_id == batch.pk, links.c.link_type == "Dependent", links.c.child_object_id.is_not(None))
+        .distinct()
     )
+    _leveling.create(conn)
+    conn.execute(_leveling.insert().from_select(["object_id"], children))
     analyze(conn, _leveling)
     parent = _leveling.alias("parent")
     level = 1

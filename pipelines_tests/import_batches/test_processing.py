@@ -265,6 +265,11 @@ def _two_cis_with(*extra_links: dict) -> tuple[list, list]:
             id="invalid-reference",
         ),
         pytest.param(
+            _one_ci_with(link("x-a", "ci_parent", "ghost", "a")),
+            ["links line 4: objectId 'ghost' names no object of the batch"],
+            id="invalid-child-of-a-dependent-link",
+        ),
+        pytest.param(
             _one_ci_with(link("svc-cmp", "ci_service", "cmp", "svc")),
             [
                 "links line 4: linkTag 'ci_service' is not allowed from a component (child) to a service "
