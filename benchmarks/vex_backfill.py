@@ -35,7 +35,7 @@ import sqlalchemy as sa
 
 from pipelines.core.database import Database
 from pipelines.vex import backfill
-from pipelines.vex.backfill import STATEMENT_COLUMNS, BackfillRequest, backfill_statements
+from pipelines.vex.backfill import STATEMENT_COLUMNS, BackfillRequest, backfill_statements, statement_rows
 from pipelines.vex.ingest import RawDocument, land, raw_document
 from pipelines.vex.normalizers import Normalized, normalize_document
 from pipelines.vex.tables import vex_statements
@@ -95,12 +95,9 @@ def copy_alone(database: Database, documents: list[RawDocument]) -> tuple[int, f
         for document in documents[start : start + 1000]:
             result = normalize_document(document.content, document.format)
             assert isinstance(result, Normalized), result
-            rows += [
-                (document.digest, s.vulnerability_id, s.product_key, s.status, s.justification, s.detail,
-                 list(s.subcomponents) if s.subcomponents else None, document.provider, s.timestamp, inserted_at,
-                 document.signature)
-                for s in result.statements
-            ]
+            rows += statement_rows(
+                document.digest, document.provider, document.signature, result.statements, inserted_at
+            )
         writes.append(rows)
     scratch = vex_statements.to_metadata(sa.MetaData(), name="bench_statements_copy")
     with database.begin() as conn:

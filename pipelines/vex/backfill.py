@@ -272,25 +272,31 @@ def _normalize_page(page: Sequence[Any], force: bool, summary: BackfillSummary, 
             logger.info("vex document %s: statement skipped: %s", row.digest, reason)
         summary.statements_skipped += len(result.skipped)
         summary.backfilled += 1
-        digest, provider, signature = row.digest, row.provider, row.signature
-        normalized_digests.append(digest)
-        rows += [
-            (
-                digest,
-                s.vulnerability_id,
-                s.product_key,
-                s.status,
-                s.justification,
-                s.detail,
-                list(s.subcomponents) if s.subcomponents else None,
-                provider,
-                s.timestamp,
-                inserted_at,
-                signature,
-            )
-            for s in result.statements
-        ]
+        normalized_digests.append(row.digest)
+        rows += statement_rows(row.digest, row.provider, row.signature, result.statements, inserted_at)
     return _PageWrite(rows, normalized_digests if force else [])
+
+
+def statement_rows(
+    digest: str, provider: str, signature: Any, statements: Sequence[Any], inserted_at: dt.datetime
+) -> list[tuple[Any, ...]]:
+    """One document's normalized statements as `vex_statements` rows, in `STATEMENT_COLUMNS` order."""
+    return [
+        (
+            digest,
+            s.vulnerability_id,
+            s.product_key,
+            s.status,
+            s.justification,
+            s.detail,
+            list(s.subcomponents) if s.subcomponents else None,
+            provider,
+            s.timestamp,
+            inserted_at,
+            signature,
+        )
+        for s in statements
+    ]
 
 
 class _PageWriter:
