@@ -1,77 +1,86 @@
-"""The `pipelines` command: parses, calls the domain, prints. Errors print as one line."""
+"""The `pipelines` command on click: one group per domain (each domain's `cli.py` has its group,
+`cli`), plus `db upgrade` and `demo`. A command builds the domain's request model, calls the domain
+and prints; an error the user can fix prints as one line, `error: ...`, with exit status 2.
+"""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
-from pipelines.core.errors import PipelinesError
+import click
+
 from pipelines.core.runner import set_console_log_level, user_error
 
+EXIT_USER_ERROR = 2
 
-def _db_upgrade(args: argparse.Namespace) -> int:
+
+class _Pipelines(click.Group):
+    """The root group: domain groups are added when the command runs, and user errors are one line."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.Exit as exc:
+            return exc.exit_code
+        except click.Abort:
+            print("error: aborted", file=sys.stderr)
+            return 1
+        except click.ClickException as exc:
+            exc.show()
+            return exc.exit_code
+        except Exception as exc:
+            error = user_error(exc)
+            if error is None:
+                raise
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_USER_ERROR
+
+
+@click.group(cls=_Pipelines, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.option("-v", "--verbose", is_flag=True, help="Log progress and Dagster's run log to stderr.")
+def cli(verbose: bool) -> None:
+    """One Dagster code location for the platform team's data-movement jobs."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
+    _quiet_dagster_warnings()
+    # Run logs are for -v; without it the user sees the command's output, or one line of error.
+    set_console_log_level("DEBUG" if verbose else "CRITICAL")
+
+
+@cli.group()
+def db() -> None:
+    """The application database."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Apply every migration."""
     from pipelines.core.resources import DatabaseResource
 
     database = DatabaseResource().get_database()
     database.check()
     database.upgrade()
-    print(f"database {database.url.render_as_string(hide_password=True)} is up to date")
-    return 0
+    click.echo(f"database {database.url.render_as_string(hide_password=True)} is up to date")
 
 
-def _demo(args: argparse.Namespace) -> int:
+@cli.command()
+@click.option("--scale", type=float, default=1.0, help="Size of the sample data (1 = small).")
+@click.option("--seed", type=int, default=7, help="Random seed of the sample data.")
+def demo(scale: float, seed: int) -> None:
+    """Sample data, then every asset end to end."""
     from pipelines.demo import run_demo
 
-    run_demo(scale=args.scale, seed=args.seed)
-    return 0
+    run_demo(scale=scale, seed=seed)
 
 
-def _domain_commands() -> list:
-    from pipelines.import_batches import cli as import_batches_cli
-    from pipelines.posture import cli as posture_cli
-    from pipelines.study_exports import cli as study_exports_cli
-    from pipelines.tenant_archives import cli as tenant_archives_cli
-    from pipelines.vex import cli as vex_cli
+def _add_domain_groups() -> None:
+    from pipelines.core.domains import domain_modules
 
-    return [posture_cli, study_exports_cli, vex_cli, tenant_archives_cli, import_batches_cli]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pipelines", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    db = commands.add_parser("db", help="the application database")
-    db_commands = db.add_subparsers(dest="db_command", required=True)
-    db_commands.add_parser("upgrade", help="apply every migration").set_defaults(func=_db_upgrade)
-
-    demo = commands.add_parser("demo", help="sample data, then every asset end to end")
-    demo.add_argument("--scale", type=float, default=1.0, help="size of the sample data (1 = small)")
-    demo.add_argument("--seed", type=int, default=7, help="random seed of the sample data")
-    demo.set_defaults(func=_demo)
-
-    for module in _domain_commands():
-        module.register(commands)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
-    _quiet_dagster_warnings()
-    # Run logs are for -v; without it the user sees the command's output, or one line of error.
-    set_console_log_level("DEBUG" if args.verbose else "CRITICAL")
-    try:
-        return args.func(args)
-    except Exception as exc:
-        error = user_error(exc)
-        if error is None:
-            raise
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    for module in domain_modules("cli"):
+        cli.add_command(module.cli)
 
 
 def _quiet_dagster_warnings() -> None:
@@ -80,6 +89,14 @@ def _quiet_dagster_warnings() -> None:
 
     for category in (dg.BetaWarning, dg.PreviewWarning):
         warnings.filterwarnings("ignore", category=category)
+
+
+_add_domain_groups()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line (`argv` without the program name); returns the exit status."""
+    return cli.main(args=list(argv) if argv is not None else None, prog_name="pipelines") or 0
 
 
 if __name__ == "__main__":

@@ -1,22 +1,17 @@
-"""The code location: one Definitions built from the domains. Loading it does no I/O.
+"""The code location: one Definitions built from the domains (`pipelines.core.domains`).
 
-Domains are imported as modules: Dagster loads the one `Definitions` found at module scope here.
+Loading it does no I/O. `defs()` returns the Definitions (Dagster's tools call it the same way).
 """
 
 import dagster as dg
 
+from pipelines.core.domains import domain_modules
 from pipelines.core.resources import default_resources
-from pipelines.import_batches import definitions as import_batches
-from pipelines.posture import definitions as posture
-from pipelines.study_exports import definitions as study_exports
-from pipelines.tenant_archives import definitions as tenant_archives
-from pipelines.vex import definitions as vex
 
-defs = dg.Definitions.merge(
-    dg.Definitions(resources=default_resources()),
-    posture.defs,
-    study_exports.defs,
-    vex.defs,
-    tenant_archives.defs,
-    import_batches.defs,
-)
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions.merge(
+        dg.Definitions(resources=default_resources()),
+        *(module.defs for module in domain_modules("definitions")),
+    )

@@ -16,7 +16,7 @@ PROBE = textwrap.dedent(
     import pipelines.definitions as d
     elapsed = time.monotonic() - started
     from pipelines.core import database
-    assert d.defs is not None
+    assert d.defs() is not None
     print(len(connects), len(database._engines), round(elapsed, 3))
     """
 )

@@ -6,7 +6,9 @@ import sqlalchemy as sa
 import dagster as dg
 from pipelines.core.resources import DatabaseResource, ObjectStoreResource
 from pipelines.core.runner import run_assets
-from pipelines.definitions import defs
+from pipelines.definitions import defs as load_defs
+
+defs = load_defs()
 from pipelines_tests.support.dagster_instance import postgres_instance_home
 
 pytestmark = pytest.mark.postgres

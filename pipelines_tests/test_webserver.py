@@ -1,6 +1,8 @@
 """dagster-webserver serves workspace.yaml's code location over GraphQL."""
 
-from pipelines.definitions import defs
+from pipelines.definitions import defs as load_defs
+
+defs = load_defs()
 from pipelines_tests.support.dagster_instance import (
     free_port,
     graphql,

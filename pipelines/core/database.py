@@ -18,7 +18,7 @@ from itertools import islice
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -221,6 +221,13 @@ class Database:
         # Per statement: Connection.execution_options() would change `conn` itself for good.
         result = conn.execute(statement, execution_options={"yield_per": batch_size})
         yield from result.partitions()
+
+
+def insert_skipping_conflicts(conn: Connection, table: sa.Table, key: Sequence[str]) -> sa.Insert:
+    """`INSERT ... ON CONFLICT (key) DO NOTHING` in `conn`'s dialect (PostgreSQL's or SQLite's; both
+    spell it the same). Add `.values`, `.from_select` or `.returning` as for any insert."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=list(key))
 
 
 def _first_line(exc: BaseException) -> str:

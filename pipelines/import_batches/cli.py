@@ -84,7 +84,7 @@ def _run(args: argparse.Namespace) -> int:
     instance = cli_instance()
     instance.add_dynamic_partitions(import_batch_partitions.name, [batch_id])
     try:
-        run_assets(defs, [ASSET], instance=instance, partition_key=batch_id)
+        run_assets(defs(), [ASSET], instance=instance, partition_key=batch_id)
     finally:
         print(json.dumps(batch_state(database, batch_id).as_json(), indent=2))
     return 0

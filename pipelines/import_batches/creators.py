@@ -19,9 +19,9 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 from pydantic import Field
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from pipelines.core.database import insert_skipping_conflicts
 from pipelines.import_batches.tables import import_pending_links as links
 from pipelines.import_batches.tables import import_pending_objects as objects
 from pipelines.posture import tables as catalog
@@ -181,9 +181,7 @@ def insert_missing(
     ON CONFLICT DO NOTHING on both backends: the unique index is probed anyway, and an anti-join on the
     target would be planned on stale statistics (a loop over a table that grows with each wave).
     """
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).from_select(columns, select).on_conflict_do_nothing(index_elements=[key])
-    conn.execute(statement)
+    conn.execute(insert_skipping_conflicts(conn, table, [key]).from_select(columns, select))
 
 
 def record_target_ids(

@@ -99,7 +99,7 @@ def _run(selection: list[str], asset: str, config: dict[str, Any]) -> dict[str, 
     from pipelines.core.runner import cli_instance, run_assets
     from pipelines.definitions import defs
 
-    result = run_assets(defs, selection, instance=cli_instance(), run_config={"ops": {asset: {"config": config}}})
+    result = run_assets(defs(), selection, instance=cli_instance(), run_config={"ops": {asset: {"config": config}}})
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
         if materialization.asset_key.to_user_string() == asset:

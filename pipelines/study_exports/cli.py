@@ -70,7 +70,7 @@ def _export(message: dict[str, Any]) -> int:
     request = ExportRequest.parse(message)
     resolve_studies(DatabaseResource().get_database(), request)
     result = run_assets(
-        defs,
+        defs(),
         ["study_exports_on_request"],
         instance=cli_instance(),
         run_config={"ops": {"study_exports_on_request": {"config": request.to_message()}}},

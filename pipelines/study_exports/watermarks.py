@@ -11,10 +11,9 @@ import datetime as dt
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from pipelines.core.database import Database
+from pipelines.core.database import Database, insert_skipping_conflicts
 from pipelines.study_exports.tables import study_export_times
 
 
@@ -22,9 +21,8 @@ def ensure_export_time_rows(database: Database, study_ids: Sequence[str]) -> Non
     """Create the missing rows (watermark NULL) in their own short transaction, so they can be locked."""
     if not study_ids:
         return
-    dialect_insert = postgresql.insert if database.is_postgres else sqlite.insert
-    statement = dialect_insert(study_export_times).on_conflict_do_nothing(index_elements=["study_id"])
     with database.begin() as conn:
+        statement = insert_skipping_conflicts(conn, study_export_times, ["study_id"])
         conn.execute(statement, [{"study_id": s, "last_export_date_time": None} for s in sorted(study_ids)])
 
 

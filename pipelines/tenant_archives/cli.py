@@ -49,7 +49,7 @@ def _schedule(args: argparse.Namespace) -> int:
         instance = cli_instance()
         instance.add_dynamic_partitions(tenants.name, [job.tenant])
         run_assets(
-            defs, ["tenant_archives"], instance=instance, partition_key=job.tenant,
+            defs(), ["tenant_archives"], instance=instance, partition_key=job.tenant,
             run_config=archive_run_config(str(job.job_id)),
         )
         job = get_job(database, job.job_id)
@@ -71,7 +71,7 @@ def _restore(args: argparse.Namespace) -> int:
 
     _database()
     result = run_assets(
-        defs, ["tenant_restore"], instance=cli_instance(), run_config=restore_run_config(args.manifest, args.tenant)
+        defs(), ["tenant_restore"], instance=cli_instance(), run_config=restore_run_config(args.manifest, args.tenant)
     )
     rows = numeric_metadata(result).get("tenant_restore", {}).get("rows", 0)
     print(f"restored {args.manifest} as tenant {args.tenant}: {rows} rows")

@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from pipelines.core.database import Database
+from pipelines.core.database import Database, insert_skipping_conflicts
 from pipelines.core.object_store import ObjectStore
 from pipelines.vex.errors import VexError
 from pipelines.vex.normalizers import FORMATS, detect_format, parse_json, provider_of
@@ -120,16 +119,11 @@ def land(database: Database, documents: Iterable[RawDocument], *, batch_size: in
 
 
 def _insert_new_digests(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[str]:
-    """INSERT ... ON CONFLICT (digest) DO NOTHING RETURNING digest: the dialect-specific statement, with
-    the SQLite path beside PostgreSQL's. Concurrent landings of one digest cannot both insert it."""
+    """INSERT ... ON CONFLICT (digest) DO NOTHING RETURNING digest: concurrent landings of one digest
+    cannot both insert it."""
     if not rows:
         return []
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        dialect_insert(vex_raw_documents)
-        .on_conflict_do_nothing(index_elements=["digest"])
-        .returning(vex_raw_documents.c.digest)
-    )
+    statement = insert_skipping_conflicts(conn, vex_raw_documents, ["digest"]).returning(vex_raw_documents.c.digest)
     return list(conn.execute(statement, list(rows)).scalars())
 
 

@@ -49,7 +49,7 @@ def run_backfill(
     first, last = (max(partition_key_of(b), START_DATE) for b in bounds)
     config = {"force": force, "batchSize": batch_size, "maxDocuments": max_documents, "retrievedSince": retrieved_since}
     result = run_assets(
-        defs,
+        defs(),
         ["vex_statements"],
         instance=instance or cli_instance(),
         run_config={"ops": {"vex_statements": {"config": config}}},
@@ -83,7 +83,7 @@ def run_ingest(paths: list[str], *, provider: str | None = None, instance: dg.Da
     list(files_to_land(paths))  # a missing path is refused before a run starts
     ready_database()
     result = run_assets(
-        defs,
+        defs(),
         ["vex_raw_documents"],
         instance=instance or cli_instance(),
         run_config={"ops": {"vex_raw_documents": {"config": {"paths": list(paths), "provider": provider}}}},

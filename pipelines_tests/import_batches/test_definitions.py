@@ -2,7 +2,9 @@
 
 import dagster as dg
 
-from pipelines.definitions import defs
+from pipelines.definitions import defs as load_defs
+
+defs = load_defs()
 
 
 def test_the_code_location_has_the_import_batches_asset_sensor_and_resource():

@@ -1,4 +1,6 @@
-from pipelines.definitions import defs
+from pipelines.definitions import defs as load_defs
+
+defs = load_defs()
 
 
 def test_posture_assets_job_and_daily_schedule_are_in_the_code_location():

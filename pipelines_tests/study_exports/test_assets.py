@@ -3,7 +3,9 @@
 import dagster as dg
 import pytest
 
-from pipelines.definitions import defs as code_location
+from pipelines.definitions import defs as load_defs
+
+code_location = load_defs()
 from pipelines.study_exports.assets import study_exports_daily, study_exports_hourly, study_exports_on_request
 from pipelines.study_exports.definitions import defs as study_exports_defs
 from pipelines.study_exports.resources import StudyExportsResource

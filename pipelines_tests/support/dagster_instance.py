@@ -42,7 +42,7 @@ def postgres_instance_home(server_url: str, tmp_path: Path) -> Iterator[Instance
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
     env = {
         "DAGSTER_HOME": str(home),
         "DAGSTER_PG_HOST": url.host or "127.0.0.1",

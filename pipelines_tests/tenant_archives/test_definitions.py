@@ -1,6 +1,8 @@
 import dagster as dg
 
-from pipelines.definitions import defs
+from pipelines.definitions import defs as load_defs
+
+defs = load_defs()
 
 
 def test_the_code_location_holds_the_tenant_archive_assets_jobs_and_sensor():
