@@ -11,7 +11,6 @@ import datetime as dt
 import json
 import logging
 import threading
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import islice
@@ -214,6 +213,28 @@ class Database:
             return _copy_rows(conn, table, columns, stream)
         return _executemany_rows(conn, table, columns, stream, chunk_size)
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """One consistent read of every table that does not stop writers meanwhile.
+
+        PostgreSQL: a REPEATABLE READ, READ ONLY transaction. SQLite: `begin()` is BEGIN IMMEDIATE, a
+        write lock for the whole read; a deferred transaction on its own connection reads one
+        snapshot (WAL mode) and lets writers go on.
+        """
+        if self.is_postgres:
+            with self.begin() as conn:
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                yield conn
+            return
+        engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool, connect_args={"timeout": 60})
+        sa.event.listen(engine, "connect", _driver_autocommit)
+        sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN DEFERRED"))
+        try:
+            with engine.connect() as conn, conn.begin():
+                yield conn
+        finally:
+            engine.dispose()
+
     def stream(
         self, conn: Connection, statement: sa.Executable, batch_size: int = 5000
     ) -> Iterator[Sequence[sa.Row]]:
@@ -221,6 +242,20 @@ class Database:
         # Per statement: Connection.execution_options() would change `conn` itself for good.
         result = conn.execute(statement, execution_options={"yield_per": batch_size})
         yield from result.partitions()
+
+
+def copy_out_csv(conn: Connection, query: sa.Select) -> Iterator[memoryview]:
+    """PostgreSQL: the rows of `query` as the server's own CSV (`COPY (...) TO STDOUT WITH (FORMAT
+    csv)`), one buffer per row, each ending with its LF. Values must be rendered to text by `query`.
+    The SQLite path beside it: `Database.stream` the same rows and write them with `core.rfc4180`."""
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.params) as copy:
+        yield from copy
+
+
+def _driver_autocommit(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy, not pysqlite, decides where transactions begin
 
 
 def insert_skipping_conflicts(conn: Connection, table: sa.Table, key: Sequence[str]) -> sa.Insert:
@@ -338,29 +373,3 @@ def _executemany_rows(
         )
         count += len(chunk)
     return count
-
-
-class Progress:
-    """Logs `done / total` and the rate every `every` seconds of a long loop."""
-
-    def __init__(self, what: str, total: int | None = None, *, logger: Any = None, every: float = 5.0):
-        self.what, self.total, self.every = what, total, every
-        self.logger = logger or log
-        self.done = 0
-        self.started = self._last = time.monotonic()
-
-    def advance(self, n: int = 1) -> None:
-        self.done += n
-        now = time.monotonic()
-        if now - self._last >= self.every:
-            self._last = now
-            self.logger.info(self.message())
-
-    def message(self) -> str:
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        of = f" / {self.total}" if self.total is not None else ""
-        return f"{self.what}: {self.done}{of} ({self.done / elapsed:,.0f}/s)"
-
-    @property
-    def seconds(self) -> float:
-        return time.monotonic() - self.started

@@ -27,7 +27,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from pipelines.core.database import Database, Progress
+from pipelines.core.database import Database
+from pipelines.core.progress import Progress
 from pipelines.core.object_store import ObjectStore
 from pipelines.posture.documents import DocumentReader, DocumentSource, ErrorCollector, check_object_shape
 from pipelines.posture.errors import PostureError

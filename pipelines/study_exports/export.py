@@ -43,7 +43,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pipelines.core import rfc4180
-from pipelines.core.database import Database, Progress
+from pipelines.core.database import Database
+from pipelines.core.progress import Progress
 from pipelines.core.object_store import ObjectNotFoundError, ObjectStore
 from pipelines.study_exports.errors import StudyExportError
 from pipelines.study_exports.redrive import RECORD_LISTS, RedriveChannel, StoreInbox

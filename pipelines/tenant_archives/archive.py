@@ -24,7 +24,8 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipelines.core.database import Database, Progress
+from pipelines.core.database import Database
+from pipelines.core.progress import Progress
 from pipelines.core.object_store import ObjectStore
 from pipelines.core.rfc4180 import CRLF, format_field, format_row
 from pipelines.tenant_archives.entities import (

@@ -33,7 +33,8 @@ from typing import Any
 import sqlalchemy as sa
 from psycopg.rows import namedtuple_row
 
-from pipelines.core.database import Database, Progress, TZDateTime
+from pipelines.core.database import Database, TZDateTime
+from pipelines.core.progress import Progress
 from pipelines.vex.errors import VexError
 from pipelines.vex.normalizers import NormalizeFailure, normalize_document
 from pipelines.vex.tables import vex_raw_documents, vex_statements
