@@ -70,7 +70,8 @@ def worker_app() -> celery.Celery:
         config_source=celery_app_settings(),
     )
     application = make_app(executor.app_args())
-    create_task(application, base=RunsEachStepOnce)
+    # Registered now and in this app only, so no task of the same name another app shares replaces it.
+    create_task(application, base=RunsEachStepOnce, shared=False, lazy=False)
     return application
 
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import signal
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -36,13 +34,16 @@ from pipelines.tenant_archives.manifest import Manifest
 from pipelines.tenant_archives.tables import backup_jobs
 from pipelines_tests.e2e.conftest import Deployment
 from pipelines_tests.support.dagster_instance import (
-    BIN,
     Service,
+    celery_worker_args,
     daemon_args,
     free_port,
     group_alive,
+    launch_run,
     postgres_instance_home,
+    rabbitmq_vhost,
     running,
+    wait_for_celery_worker,
     wait_for_webserver,
     webserver_args,
 )
@@ -69,9 +70,6 @@ def celery_deployment(
     postgres_server: str, moto_server: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[CeleryDeployment]:
     tmp = tmp_path_factory.mktemp("celery")
-    vhost = f"e2e_{uuid.uuid4().hex[:10]}"
-    _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     schema = f"e2e_celery_{uuid.uuid4().hex[:10]}"
     admin = Database(postgres_server).engine
     with admin.begin() as conn:
@@ -84,7 +82,7 @@ def celery_deployment(
     try:
         database.upgrade()
         _sample_data(database)
-        with postgres_instance_home(postgres_server, tmp) as home:
+        with rabbitmq_vhost() as broker_url, postgres_instance_home(postgres_server, tmp) as home:
             env = {
                 **home.env,
                 "PIPELINES_HOME": str(tmp / "home"),
@@ -96,19 +94,19 @@ def celery_deployment(
                 "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_DEFAULT_REGION": "us-east-1",
                 "PIPELINES_EXECUTOR": "celery",
-                "PIPELINES_CELERY_BROKER_URL": f"pyamqp://guest:guest@127.0.0.1:5672/{vhost}",
+                "PIPELINES_CELERY_BROKER_URL": broker_url,
             }
             port = free_port()
             base_url = f"http://127.0.0.1:{port}"
             with running("webserver", webserver_args(port), env, tmp) as web, running(
                 "daemon", daemon_args(), env, tmp
-            ) as daemon, running("w1", _worker_args("w1"), env, tmp) as w1, running(
-                "w2", _worker_args("w2"), env, tmp
+            ) as daemon, running("w1", celery_worker_args("w1"), env, tmp) as w1, running(
+                "w2", celery_worker_args("w2"), env, tmp
             ) as w2:
                 started = [p.process.pid for p in (web, daemon, w1, w2)]
                 wait_for_webserver(web, base_url)
                 for worker in (w1, w2):
-                    _wait_for_worker(worker)
+                    wait_for_celery_worker(worker)
                 store = ObjectStoreResource(bucket=bucket, endpoint_url=moto_server, region_name="us-east-1").get_store()
                 yield CeleryDeployment(
                     deployment=Deployment(base_url, env, database, store, moto_server, web, daemon),
@@ -125,13 +123,6 @@ def celery_deployment(
         database.dispose()
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        _rabbitmqctl("delete_vhost", vhost)
-
-
-def _rabbitmqctl(*args: str) -> None:
-    rabbitmqctl = shutil.which("rabbitmqctl")
-    assert rabbitmqctl, "rabbitmqctl is not installed (.ci/run starts RabbitMQ)"
-    subprocess.run([rabbitmqctl, "-q", *args], check=True, capture_output=True, timeout=120)
 
 
 def _schema_url(server: str, schema: str) -> str:
@@ -145,28 +136,6 @@ def _sample_data(database: Database) -> None:
     generate_tenants(database, TENANTS)
 
 
-def _worker_args(name: str) -> list[str]:
-    return [
-        str(BIN / "celery"), "-A", "pipelines.core.celery_worker", "worker", "-n", f"{name}@%h",
-        "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-    ]
-
-
-def _wait_for_worker(worker: Service, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if worker.process.poll() is not None:
-            pytest.fail(f"worker {worker.name} exited with {worker.process.returncode}:\n{worker.log_tail()}")
-        if " ready." in worker.log_path.read_text(errors="replace"):
-            return
-        time.sleep(0.5)
-    pytest.fail(f"worker {worker.name} not ready after {timeout:.0f} s:\n{worker.log_tail()}")
-
-
-LAUNCH = """mutation Launch($params: ExecutionParams!) { launchRun(executionParams: $params) {
-  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
-  ... on RunConfigValidationInvalid { errors { message } } } }"""
-
 EVENTS = """query Events($id: ID!) { logsForRun(runId: $id, limit: 10000) { __typename
   ... on EventConnection { events { __typename
     ... on MessageEvent { message stepKey }
@@ -176,14 +145,7 @@ EVENTS = """query Events($id: ID!) { logsForRun(runId: $id, limit: 10000) { __ty
 
 
 def launch(deployment: Deployment, job: str, tags: dict[str, str], run_config: dict | None = None) -> str:
-    params = {
-        "selector": deployment.selector("jobName", job),
-        "runConfigData": run_config or {},
-        "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
-    }
-    result = deployment.graphql(LAUNCH, {"params": params})["launchRun"]
-    assert result["__typename"] == "LaunchRunSuccess", result
-    return result["run"]["runId"]
+    return launch_run(deployment.base_url, job, tags, run_config)
 
 
 def events(deployment: Deployment, run_id: str) -> list[dict]:
@@ -302,10 +264,15 @@ def test_a_worker_killed_mid_step_fails_its_run_with_the_reason_and_the_retry_wr
 
     # deploy/dagster.yaml retries a failed run once: the retry imports on the surviving worker.
     def retried() -> list[dict]:
-        runs = [r for r in deployment.runs({"dagster/parent_run_id": run_id})]
+        runs = deployment.runs({"dagster/parent_run_id": run_id})
         return runs if runs and runs[0]["status"] in ("SUCCESS", "FAILURE") else []
 
-    retry = deployment.wait_for("the automatic retry", retried, timeout=240)
+    try:
+        retry = deployment.wait_for("the automatic retry", retried, timeout=240)
+    except BaseException:
+        print("runs:", json.dumps(deployment.runs(), indent=1)[:6000])
+        print("events of the killed run:", "\n".join(m[:300] for m in messages))
+        raise
     assert [r["status"] for r in retry] == ["SUCCESS"]
     survivor = {"w1", "w2"} - {victim.name}
     assert {w.split("@")[0] for w in workers_of(deployment, retry[0]["runId"]).values()} == survivor
