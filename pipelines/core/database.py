@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from pipelines.core.errors import ConfigurationError
+from pipelines.core.secrets import mask
 from pipelines.core.settings import PIPELINES_DATABASE_URL, default_database_url
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,10 @@ def parse_database_url(url: str, setting: str = PIPELINES_DATABASE_URL.name) -> 
         raise ConfigurationError(
             setting, f"malformed database URL {_redact(url)!r}: expected e.g. postgresql://user@host:5432/db"
         ) from None
+    except ValueError:  # SQLAlchemy parses the port as an int
+        raise ConfigurationError(
+            setting, f"malformed database URL {_redact(url)!r}: its port is not a number (e.g. host:5432)"
+        ) from None
     backend = parsed.get_backend_name()
     if backend == "postgresql":
         if not parsed.database:
@@ -94,8 +99,8 @@ def parse_database_url(url: str, setting: str = PIPELINES_DATABASE_URL.name) -> 
 def _redact(url: str) -> str:
     try:
         return sa.make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+    except (ArgumentError, ValueError):
+        return mask(url)
 
 
 def _engine_for(url: sa.URL) -> Engine:
