@@ -259,6 +259,19 @@ def copy_out_csv(conn: Connection, query: sa.Select) -> Iterator[memoryview]:
         yield from copy
 
 
+def in_values(conn: Connection, column: sa.ColumnElement[Any], values: Sequence[Any]) -> sa.ColumnElement[bool]:
+    """`column IN (values)` for a list of any length, as ONE bound parameter: PostgreSQL binds an
+    array (`column = ANY(:values)`), SQLite a JSON array (`column IN (SELECT value FROM
+    json_each(:values))`). A plain `IN` binds a parameter per value and fails past the driver's limit
+    (65,535 on PostgreSQL, 32,766 on SQLite)."""
+    values = list(values)
+    if conn.dialect.name == "postgresql":
+        element_type = column.type if not isinstance(column.type, sa.types.NullType) else sa.Text()
+        return column == sa.any_(sa.bindparam(None, values, type_=postgresql.ARRAY(element_type)))
+    listed = sa.func.json_each(sa.bindparam(None, json.dumps(values, default=str), type_=sa.Text())).table_valued("value")
+    return column.in_(sa.select(listed.c.value))
+
+
 def _driver_autocommit(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # SQLAlchemy, not pysqlite, decides where transactions begin
 
