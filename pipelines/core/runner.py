@@ -59,7 +59,7 @@ def run_assets(
     *,
     instance: dg.DagsterInstance,
     partition_key: str | None = None,
-    run_config: Mapping[str, Any] | dg.RunConfig | None = None,
+    run_config: dg.RunConfig | Mapping[str, Any] | None = None,
     tags: Mapping[str, str] | None = None,
     resources: Mapping[str, Any] | None = None,
 ) -> dg.ExecuteInProcessResult:
@@ -71,7 +71,7 @@ def run_assets(
         selection = dg.AssetSelection.assets(*[dg.AssetKey.from_user_string(s) for s in selection])
     all_resources = {**(defs.resources or {}), **(resources or {})}
     if isinstance(run_config, dg.RunConfig):
-        run_config = run_config.to_config_dict()
+        run_config = {section: value for section, value in run_config.to_config_dict().items() if value}
     config = dict(run_config or {})
     config["loggers"] = {"console": {"config": {"log_level": _console_log_level}}, **(config.get("loggers") or {})}
     try:
