@@ -32,7 +32,7 @@ def run_assets(
     *,
     instance: dg.DagsterInstance,
     partition_key: str | None = None,
-    run_config: Mapping[str, Any] | None = None,
+    run_config: Mapping[str, Any] | dg.RunConfig | None = None,
     tags: Mapping[str, str] | None = None,
     resources: Mapping[str, Any] | None = None,
 ) -> dg.ExecuteInProcessResult:
@@ -43,6 +43,8 @@ def run_assets(
     if not isinstance(selection, dg.AssetSelection):
         selection = dg.AssetSelection.assets(*[dg.AssetKey.from_user_string(s) for s in selection])
     all_resources = {**(defs.resources or {}), **(resources or {})}
+    if isinstance(run_config, dg.RunConfig):
+        run_config = {name: value for name, value in run_config.to_config_dict().items() if value}
     config = {"loggers": {"console": {"config": {"log_level": _console_log_level}}}, **(run_config or {})}
     try:
         return dg.materialize(
