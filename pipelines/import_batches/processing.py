@@ -33,7 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipelines.core.database import Database, IdType
+from pipelines.core.database import Database, IdType, insert_skipping_conflicts
 from pipelines.core.object_store import ObjectStore
 from pipelines.import_batches.batch_files import (
     LinkValidator,
@@ -92,12 +92,11 @@ class _Batch:
     waves: int
 
 
-def _get_batch(conn: Connection, batch_id: str) -> _Batch | None:
-    row = conn.execute(
-        sa.select(batches.c.id, batches.c.batch_id, batches.c.status, batches.c.waves).where(
-            batches.c.batch_id == batch_id
-        )
-    ).first()
+def _get_batch(conn: Connection, batch_id: str, *, lock: bool = False) -> _Batch | None:
+    select = sa.select(batches.c.id, batches.c.batch_id, batches.c.status, batches.c.waves).where(
+        batches.c.batch_id == batch_id
+    )
+    row = conn.execute(select.with_for_update() if lock else select).first()
     return _Batch(*row) if row else None
 
 
@@ -107,15 +106,23 @@ def load_batch(database: Database, store: ObjectStore, batch_id: str, registry: 
     Objects are written first; each link is written with the ids of its two ends (NULL for a name that
     is no object of the batch, reported in stage 1), looked up in the batch's `pendingObjectId -> id`
     map. That map, like the validators' repeat checks, grows with the batch (tens of bytes an object).
+
+    The batch row is claimed first (INSERT ... ON CONFLICT DO NOTHING): a second run of the same new
+    batch waits for the first's load to commit (PostgreSQL holds it on the unique key) and then finds
+    the batch loaded, so the two are serialized, never an integrity error.
     """
-    keys = batch_keys(store, batch_id)
     problems = Problems()
     counts = {"objects": 0, "links": 0}
     try:
         with database.begin() as conn:
             pk = conn.execute(
-                batches.insert().values(batch_id=batch_id, status="pending", updated_at=_now()).returning(batches.c.id)
-            ).scalar_one()
+                insert_skipping_conflicts(conn, batches, ["batch_id"])
+                .values(batch_id=batch_id, status="pending", updated_at=_now())
+                .returning(batches.c.id)
+            ).scalar()
+            if pk is None:
+                return  # another run loaded it meanwhile
+            keys = batch_keys(store, batch_id)
             validator = ObjectValidator(registry, problems)
             with open_records(store, keys["objects"]) as records:
                 rows = ((*row.values(), pk, 0) for r in records if (row := validator.row(r)) is not None)
@@ -142,12 +149,20 @@ def load_batch(database: Database, store: ObjectStore, batch_id: str, registry: 
                 .values(object_count=counts["objects"], link_count=counts["links"])
             )
     except _Rollback:
-        with database.begin() as conn:
-            conn.execute(
-                batches.insert().values(
-                    batch_id=batch_id, status="error", errors=problems.listed(), updated_at=_now(), finished_at=_now()
-                )
+        _record_failed_load(database, batch_id, problems.listed())
+    except ImportBatchError as exc:  # a file that cannot be read at all (not CSV, no objects file, ...)
+        _record_failed_load(database, batch_id, [str(exc)])
+
+
+def _record_failed_load(database: Database, batch_id: str, errors: list[str]) -> None:
+    """The batch in `error` with its errors, and nothing of its files."""
+    now = _now()
+    with database.begin() as conn:
+        conn.execute(
+            insert_skipping_conflicts(conn, batches, ["batch_id"]).values(
+                batch_id=batch_id, status="error", errors=errors, updated_at=now, finished_at=now
             )
+        )
 
 
 def _object_ids(database: Database, conn: Connection, batch_pk: int) -> dict[str, int]:
@@ -511,7 +526,7 @@ def process_batch(
     if batch is None:
         load_batch(database, store, batch_id, creators.registry)
     with database.begin() as conn:
-        batch = _get_batch(conn, batch_id)
+        batch = _get_batch(conn, batch_id, lock=True)  # a concurrent run waits here for stage 1
         assert batch is not None
         if batch.status == "pending":
             errors = process_pending_links(conn, batch, creators)
