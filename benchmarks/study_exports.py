@@ -34,7 +34,7 @@ from pipelines.core.object_store import LocalObjectStore
 from pipelines.core.resources import DatabaseResource, ObjectStoreResource
 from pipelines.study_exports.assets import study_exports_daily
 from pipelines.study_exports.export import _order, _pg_columns, run_export
-from pipelines.study_exports.request import ExportRequest
+from pipelines.study_exports.requests import ExportRequest
 from pipelines.study_exports.resources import StudyExportsResource
 from pipelines.study_exports.tables import records, studies
 

@@ -56,6 +56,9 @@ def validation_message(exc: pydantic.ValidationError) -> str:
         line = f"{field}: missing"
     elif first["type"] == "extra_forbidden":
         line = f"{field}: unknown field"
+    elif not first["loc"] and first["type"] == "value_error":
+        # A rule over several fields (a model validator) names its field and value in its own text.
+        line = str(first["msg"]).removeprefix("Value error, ")
     else:
         line = f"{field}: {shorten(first['input'])}: {problem}"
     if len(errors) > 1:
@@ -80,6 +83,14 @@ def shorten(value: Any, limit: int = MAX_VALUE_SHOWN) -> str:
     return f"{text[: limit - 20]}...({len(text):,} characters)"
 
 
+def _default(model: type[dg.Config]) -> Any:
+    """The model's all-defaults instance, or required (`...`) when a field has no default."""
+    try:
+        return model()
+    except pydantic.ValidationError:
+        return ...
+
+
 def request_job(
     name: str,
     *,
@@ -97,13 +108,13 @@ def request_job(
     """
     ops_fields: dict[str, Any] = {}
     for asset, model in requests.items():
-        op_config = pydantic.create_model(f"{name}__{asset}", __base__=dg.Config, config=(model, model()))
-        ops_fields[asset] = (op_config, op_config())
+        op_config = pydantic.create_model(f"{name}__{asset}", __base__=dg.Config, config=(model, _default(model)))
+        ops_fields[asset] = (op_config, _default(op_config))
     ops_model = pydantic.create_model(f"{name}__ops", __base__=dg.Config, **ops_fields)
     run_model = pydantic.create_model(
         f"{name}__run_config",
         __base__=dg.Config,
-        ops=(ops_model, ops_model()),
+        ops=(ops_model, _default(ops_model)),
         execution=(dict[str, Any] | None, None),
         loggers=(dict[str, Any] | None, None),
         resources=(dict[str, Any] | None, None),
@@ -123,3 +134,12 @@ def request_job(
     return dg.define_asset_job(
         name, selection=selection, description=description, config=dg.config_mapping(validate), **kwargs
     )
+
+
+def _default(model: type[dg.Config]) -> Any:
+    """The model's all-defaults value, or required (`...`) when its rules need a field set (an
+    INSTANT export names its studies): the launchpad then asks for the config."""
+    try:
+        return model()
+    except pydantic.ValidationError:
+        return ...

@@ -86,6 +86,16 @@ PIPELINES_CELERY_BACKEND_URL = Setting(
     "rpc://",
     "Celery result backend: `rpc://` sends each step's events back over the broker.",
 )
+PIPELINES_ALERT_WEBHOOK_URL = Setting(
+    "PIPELINES_ALERT_WEBHOOK_URL",
+    None,
+    "Webhook (Slack-compatible) the run-failure sensor posts failed runs to. Unset: it only logs.",
+)
+PIPELINES_UI_URL = Setting(
+    "PIPELINES_UI_URL",
+    "http://127.0.0.1:3000",
+    "Base URL of the Dagster UI, for links to runs in alerts.",
+)
 
 ALL_SETTINGS: tuple[Setting, ...] = (
     PIPELINES_HOME,
@@ -100,6 +110,8 @@ ALL_SETTINGS: tuple[Setting, ...] = (
     PIPELINES_EXECUTOR,
     PIPELINES_CELERY_BROKER_URL,
     PIPELINES_CELERY_BACKEND_URL,
+    PIPELINES_ALERT_WEBHOOK_URL,
+    PIPELINES_UI_URL,
 )
 
 

@@ -12,16 +12,19 @@ aggregate excludes only 'lite-import-script', so imported catalog rows count lik
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 from sqlalchemy.engine import Connection
 
 from pipelines.core.database import insert_skipping_conflicts
+from pipelines.import_batches import requests
+from pipelines.import_batches.requests import object_fields, object_type_name, objects_adapter
 from pipelines.import_batches.tables import import_pending_links as links
 from pipelines.import_batches.tables import import_pending_objects as objects
 from pipelines.posture import tables as catalog
@@ -31,12 +34,23 @@ CREATED_BY_PREFIX = "import-batch"
 
 @dataclass(frozen=True)
 class ObjectType:
-    """A type of pending object: its target table, natural key, and fields (name -> maximum length)."""
+    """A type of pending object: its target table and its row (`requests.py`), which gives its name
+    (`objectType`), its fields and their bounds; the first field is the natural key."""
 
-    name: str
     table: sa.Table
-    key: str
-    fields: Mapping[str, int]
+    record: type
+
+    @functools.cached_property
+    def name(self) -> str:
+        return object_type_name(self.record)
+
+    @functools.cached_property
+    def fields(self) -> tuple[str, ...]:
+        return object_fields(self.record)
+
+    @functools.cached_property
+    def key(self) -> str:
+        return self.fields[0]
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,11 @@ class Registry:
     def __post_init__(self) -> None:
         object.__setattr__(self, "column_tags", tuple(t.name for t in self.link_tags.values() if t.column))
 
+    @functools.cached_property
+    def object_rows(self) -> TypeAdapter:
+        """The validator of the `objects` rows of these types."""
+        return objects_adapter(tuple(t.record for t in self.object_types.values()))
+
     def tags_of_child(self, object_type: str) -> list[LinkTag]:
         return [t for t in self.link_tags.values() if t.child_type == object_type and t.column]
 
@@ -79,11 +98,11 @@ def _tags(*tags: LinkTag) -> dict[str, LinkTag]:
 
 REGISTRY = Registry(
     object_types=_types(
-        ObjectType("service", catalog.services, "name", {"name": 200}),
-        ObjectType("component", catalog.components, "slug", {"slug": 100, "name": 200}),
-        ObjectType("boundary", catalog.boundaries, "slug", {"slug": 100, "name": 200}),
-        ObjectType("responsibility", catalog.responsibilities, "slug", {"slug": 200, "title": 500}),
-        ObjectType("component_instance", catalog.component_instances, "name", {"name": 400}),
+        ObjectType(catalog.services, requests.ServiceObject),
+        ObjectType(catalog.components, requests.ComponentObject),
+        ObjectType(catalog.boundaries, requests.BoundaryObject),
+        ObjectType(catalog.responsibilities, requests.ResponsibilityObject),
+        ObjectType(catalog.component_instances, requests.ComponentInstanceObject),
     ),
     link_tags=_tags(
         LinkTag("ci_service", "component_instance", "service", ("Dependent",), "service_id", required=True),
@@ -99,8 +118,8 @@ REGISTRY = Registry(
 class Wave:
     """What a creator method gets: the batch, the wave, and the transaction to write in.
 
-    A creator creates every pending object of its type (or link of its tag) of this batch whose status
-    is `creating` and that did not exist before, and records the created ids in `target_id`.
+    A creator creates every pending object of its type (or link of its tag) of this wave that did not
+    exist before (`creating_objects`, `creating_links`), and records the created ids in `target_id`.
     """
 
     conn: Connection
@@ -114,28 +133,21 @@ class Wave:
         return f"{self.created_by_prefix}:{self.batch_id}"
 
     def objects_of_wave(self) -> sa.ColumnElement[bool]:
-        """The wave's pending objects. Wave n creates exactly the objects of level n - 1 (their parents,
-        of lower levels, completed in the waves before): the level is indexed and set once, so the
-        wave's status updates touch no index (PostgreSQL keeps them on the page, HOT)."""
-        return sa.and_(
-            objects.c.batch_id == self.batch_pk, objects.c.level == self.number - 1, objects.c.wave == self.number
-        )
+        """The wave's pending objects: wave n takes exactly the objects of level n - 1 (their parents,
+        of lower levels, completed in the waves before); the level is indexed and set once."""
+        return sa.and_(objects.c.batch_id == self.batch_pk, objects.c.level == self.number - 1)
 
     def creating_objects(self, object_type: str) -> sa.ColumnElement[bool]:
-        return sa.and_(
-            self.objects_of_wave(),
-            objects.c.status == "creating",
-            objects.c.object_type == object_type,
-            objects.c.existed.is_(False),
-        )
+        """The wave's objects of one type to create (those that existed are complete already)."""
+        return sa.and_(self.objects_of_wave(), objects.c.object_type == object_type, objects.c.existed.is_(False))
+
+    def links_of_wave(self) -> sa.ColumnElement[bool]:
+        """The links this wave creates (Independent, or Dependent created separately): those whose later
+        end is in the wave (their level, set in stage 1)."""
+        return sa.and_(links.c.batch_id == self.batch_pk, links.c.level == self.number - 1)
 
     def creating_links(self, link_tag: str) -> sa.ColumnElement[bool]:
-        return sa.and_(
-            links.c.batch_id == self.batch_pk,
-            links.c.status == "creating",
-            links.c.link_tag == link_tag,
-            sa.or_(links.c.link_type == "Independent", links.c.separate_dependent_link_create.is_(True)),
-        )
+        return sa.and_(self.links_of_wave(), links.c.link_tag == link_tag)
 
 
 def create_objects(wave: Wave, object_type: ObjectType, registry: Registry = REGISTRY) -> None:
@@ -170,7 +182,7 @@ def create_objects(wave: Wave, object_type: ObjectType, registry: Registry = REG
     if tags:
         select = select.group_by(objects.c.id)
     insert_missing(wave.conn, table, object_type.key, list(columns), select)
-    record_target_ids(wave.conn, object_type, mine, complete=True)
+    record_target_ids(wave.conn, object_type, mine)
 
 
 def insert_missing(
@@ -184,28 +196,25 @@ def insert_missing(
     conn.execute(insert_skipping_conflicts(conn, table, [key]).from_select(columns, select))
 
 
-def record_target_ids(
-    conn: Connection, object_type: ObjectType, where: sa.ColumnElement[bool], *, complete: bool = False
-) -> int:
-    """Set `target_id` of the selected pending objects from the target row with their natural key
-    (and, with `complete`, their status in the same pass: one rewrite of each row, not two)."""
+def record_target_ids(conn: Connection, object_type: ObjectType, where: sa.ColumnElement[bool]) -> int:
+    """Set `target_id` of the selected pending objects from the target row with their natural key: the
+    one write of a created object after its load (its status follows from the wave)."""
     table = object_type.table
     found = sa.select(table.c.id).where(table.c[object_type.key] == objects.c.natural_key).scalar_subquery()
-    values: dict[str, Any] = {"target_id": found}
-    if complete:  # an object left without id fails the wave (`run_wave` checks every id), status or not
-        values["status"] = "complete"
-    return conn.execute(objects.update().where(where).values(values)).rowcount
+    return conn.execute(objects.update().where(where).values(target_id=found)).rowcount
 
 
 def find_existing(conn: Connection, batch_pk: int, object_type: ObjectType) -> int:
-    """Mark the batch's objects of one type that already exist in the target (`existed`, with their id)."""
+    """Mark the batch's objects of one type that already exist in the target (`existed`, with their id);
+    they are `complete` (stored: the waves would say `creating`), unless a parent makes them wait
+    (stage 1's levels then clear it)."""
     table = object_type.table
     key = table.c[object_type.key]
     found = sa.select(table.c.id).where(key == objects.c.natural_key)
     statement = (
         objects.update()
         .where(objects.c.batch_id == batch_pk, objects.c.object_type == object_type.name, found.exists())
-        .values(target_id=found.scalar_subquery(), existed=True)
+        .values(target_id=found.scalar_subquery(), existed=True, status="complete")
     )
     return conn.execute(statement).rowcount
 
@@ -266,8 +275,7 @@ class ImportCreators(dg.ConfigurableResource):
 
     The default writes the posture catalog. Subclass and override a method to send a type elsewhere;
     a method must create what `wave.creating_objects(type)` (or `creating_links(tag)`) selects,
-    idempotently, and set its `target_id` (it may mark them `complete` in the same UPDATE, as the
-    default does; the wave completes the others).
+    idempotently, and set its `target_id`; statuses follow from the wave (nothing to mark).
     """
 
     created_by_prefix: str = Field(

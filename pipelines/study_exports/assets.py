@@ -11,11 +11,10 @@ import time
 import warnings
 
 import dagster as dg
-from pydantic import Field
 
 from pipelines.core.resources import DatabaseResource, ObjectStoreResource
 from pipelines.study_exports.export import ExportResult, run_export
-from pipelines.study_exports.request import ExportRequest, ExportType
+from pipelines.study_exports.requests import ExportRequest, ExportType, WindowExportOptions
 from pipelines.study_exports.resources import StudyExportsResource
 
 GROUP = "study_exports"
@@ -26,53 +25,20 @@ HOURLY_PARTITIONS = dg.HourlyPartitionsDefinition(start_date="2024-01-01-00:00")
 _KINDS = {"postgres", "s3", "csv"}
 
 
-class WindowExportConfig(dg.Config):
-    """Options of a daily / hourly partition run."""
-
-    ignore_last_export_time: bool = Field(
-        default=False, description="Re-export the partition's window without reading or moving watermarks."
-    )
-    study_whitelist: list[str] | None = Field(default=None, description="Only these studies (default: all).")
-    tag: str | None = Field(default=None, description="A label stored in the export log.")
-
-
-class ExportRequestConfig(dg.Config):
-    """An export request with the seed's field names (see README: Study exports)."""
-
-    exportType: str = Field(default="INSTANT", description="DAILY, HOURLY or INSTANT.")
-    endDateTime: str | None = Field(default=None, description="ISO 8601 end; INSTANT default: now - clock skew.")
-    startDateTime: str | None = Field(default=None, description="Window start; needs ignoreLastExportTime.")
-    ignoreLastExportTime: bool = Field(default=False, description="Re-export: ignore and keep watermarks.")
-    studyWhitelist: list[str] | None = Field(default=None, description="Studies; required for INSTANT.")
-    recordOverride: str | None = Field(default=None, description="Object key listing record ids, one a line.")
-    tag: str | None = Field(default=None, description="A label stored in the export log.")
-    redriveCount: int = Field(default=0, description="How many times these records were re-driven.")
-
-    def to_request(self) -> ExportRequest:
-        return ExportRequest.parse(self.model_dump(exclude_none=True))
-
-
 def _export_partitions(
     context: dg.AssetExecutionContext,
     export_type: ExportType,
     partitions_def: dg.TimeWindowPartitionsDefinition,
-    config: WindowExportConfig,
+    config: WindowExportOptions,
     database: DatabaseResource,
     object_store: ObjectStoreResource,
     study_exports: StudyExportsResource,
 ) -> dg.MaterializeResult:
     ignore = config.ignore_last_export_time or BACKFILL_TAG in context.run.tags
-    requests = []
-    for key in context.partition_keys:
-        window = partitions_def.time_window_for_partition_key(key)
-        message: dict = {"exportType": str(export_type), "endDateTime": window.end.isoformat()}
-        if ignore:
-            message.update(ignoreLastExportTime=True, startDateTime=window.start.isoformat())
-        if config.study_whitelist is not None:
-            message["studyWhitelist"] = config.study_whitelist
-        if config.tag is not None:
-            message["tag"] = config.tag
-        requests.append(ExportRequest.parse(message))
+    requests = [
+        ExportRequest.for_window(config, export_type, partitions_def.time_window_for_partition_key(key), ignore)
+        for key in context.partition_keys
+    ]
     return _run(context, requests, database, object_store, study_exports)
 
 
@@ -152,7 +118,7 @@ def _window_export_asset_definition(
     )
     def _export(
         context: dg.AssetExecutionContext,
-        config: WindowExportConfig,
+        config: WindowExportOptions,
         database: DatabaseResource,
         object_store: ObjectStoreResource,
         study_exports: StudyExportsResource,
@@ -183,11 +149,11 @@ study_exports_hourly = _window_export_asset(
 @dg.asset(group_name=GROUP, kinds=_KINDS, pool=POOL)
 def study_exports_on_request(
     context: dg.AssetExecutionContext,
-    config: ExportRequestConfig,
+    config: ExportRequest,
     database: DatabaseResource,
     object_store: ObjectStoreResource,
     study_exports: StudyExportsResource,
 ) -> dg.MaterializeResult:
     """One explicit export request: an instant export (the default: INSTANT up to now), a re-export
     of a window, or a record re-drive from the re-drive sensor."""
-    return _run(context, [config.to_request()], database, object_store, study_exports)
+    return _run(context, [config], database, object_store, study_exports)

@@ -14,7 +14,7 @@ import dagster as dg
 
 from pipelines.core.resources import ObjectStoreResource
 from pipelines.study_exports.errors import StudyExportError
-from pipelines.study_exports.request import ExportRequest
+from pipelines.study_exports.requests import ExportRequest
 from pipelines.study_exports.resources import StudyExportsResource
 from pipelines.study_exports.schedules import study_exports_instant_job
 
@@ -29,7 +29,7 @@ def parse_message(body: str) -> ExportRequest:
         message = json.loads(body)
     except json.JSONDecodeError as exc:
         raise StudyExportError(f"message: not JSON ({exc})") from None
-    return ExportRequest.parse(message)
+    return ExportRequest.parse(message, source="message")
 
 
 def _run_exists(instance: dg.DagsterInstance, run_key: str) -> bool:
@@ -64,7 +64,7 @@ def study_exports_redrive_sensor(
         run_requests.append(
             dg.RunRequest(
                 run_key=message.message_id,
-                run_config={"ops": {"study_exports_on_request": {"config": request.to_message()}}},
+                run_config=dg.RunConfig(ops={"study_exports_on_request": request}),
                 tags={MESSAGE_TAG: message.message_id},
             )
         )

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from pipelines.definitions import defs as load_defs
+from pipelines_tests.e2e.conftest import ARTIFACTS, Deployment
 
 defs = load_defs()
-from pipelines_tests.e2e.conftest import ARTIFACTS, Deployment
 
 CHROMIUM_FLAGS = [
     "--headless",

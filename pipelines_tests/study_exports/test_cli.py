@@ -43,7 +43,7 @@ def test_exports_instant_exports_the_named_studies_and_moves_their_watermarks(ap
             ["exports", "instant", "--study", "nope", "--end", "2016-10-03T00:00:00Z"],
             "error: studyWhitelist: unknown study id(s) 'nope'; list only existing studies\n",
         ),
-        (["exports", "instant", "--study", "s1", "--end", "tomorrow"], "error: endDateTime: 'tomorrow' is not an ISO 8601"),
+        (["exports", "instant", "--study", "s1", "--end", "tomorrow"], "error: endDateTime: 'tomorrow': is not an ISO 8601 date-time; write e.g. 2016-10-04T23:59:59Z\n"),
     ],
     ids=["no-study", "unknown-study", "bad-end"],
 )

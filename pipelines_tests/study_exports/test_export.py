@@ -14,7 +14,7 @@ from pipelines.core.object_store import LocalObjectStore
 from pipelines.study_exports.errors import StudyExportError
 from pipelines.study_exports.export import run_export
 from pipelines.study_exports.redrive import StoreInbox
-from pipelines.study_exports.request import ExportRequest
+from pipelines.study_exports.requests import ExportRequest
 from pipelines.study_exports.tables import study_export_log, study_export_times
 from pipelines.study_exports.watermarks import read_export_times
 from pipelines_tests.study_exports.conftest import (
@@ -372,6 +372,7 @@ ODD_RECORDS = [
 
 
 def _export_both_ways(database, tmp_path, monkeypatch, **message):
+    from pipelines.core import csv_files
     from pipelines.core.object_store import LocalObjectStore
     from pipelines.study_exports import export as export_module
 
@@ -380,7 +381,7 @@ def _export_both_ways(database, tmp_path, monkeypatch, **message):
         patch.setattr(export_module, "_uses_copy", lambda database, conn: False)
         python_path = export(database, python_store, ignoreLastExportTime=True, **message)
     with monkeypatch.context() as patch:
-        patch.setattr(export_module, "_BLOCK", 1_000)  # many writes per file
+        patch.setattr(csv_files, "BLOCK", 1_000)  # many writes per file
         copy_path = export(database, copy_store, ignoreLastExportTime=True, **message)
     return copy_store, copy_path, python_store, python_path
 

@@ -54,9 +54,9 @@ def test_an_inbox_message_starts_one_run_then_moves_to_done(inbox_resources, res
         result, context = tick(instance, inbox_resources)
         [run_request] = result.run_requests
         assert run_request.run_key == "m1"
-        assert run_request.run_config == {"ops": {"study_exports_on_request": {"config": {
+        assert run_request.run_config["ops"] == {"study_exports_on_request": {"config": {
             "exportType": "DAILY", "endDateTime": "2016-10-04T00:00:00Z", "startDateTime": "2016-10-03T00:00:00Z",
-            "ignoreLastExportTime": True, "tag": "test exporter"}}}}
+            "ignoreLastExportTime": True, "tag": "test exporter", "redriveCount": 0}}}
         assert store.exists("redrive/inbox/m1.json")  # not acknowledged before its run exists
 
         launch(instance, run_request, resources)
@@ -71,8 +71,8 @@ def test_an_inbox_message_starts_one_run_then_moves_to_done(inbox_resources, res
     ("body", "reason"),
     [
         (b"{not json", "message: not JSON"),
-        (json.dumps({**SEED_MESSAGE, "exportType": "WEEKLY"}).encode(), "exportType: 'WEEKLY' is not one of"),
-        (json.dumps({**SEED_MESSAGE, "endDateTime": "yesterday"}).encode(), "endDateTime: 'yesterday' is not"),
+        (json.dumps({**SEED_MESSAGE, "exportType": "WEEKLY"}).encode(), "exportType: 'WEEKLY': is not one of DAILY, HOURLY, INSTANT"),
+        (json.dumps({**SEED_MESSAGE, "endDateTime": "yesterday"}).encode(), "endDateTime: 'yesterday': is not an ISO 8601 date-time"),
         (
             json.dumps({**SEED_MESSAGE, "startDateTime": "2016-10-05T00:00:00Z"}).encode(),
             "startDateTime: 2016-10-05T00:00:00Z is not before endDateTime 2016-10-04T00:00:00Z",
@@ -148,7 +148,7 @@ def test_an_sqs_message_starts_one_run_then_is_deleted_and_a_bad_one_goes_to_the
 
 def test_record_redrives_are_sent_to_the_sqs_queue(moto_server, monkeypatch, database, resources):
     from pipelines.study_exports.export import run_export
-    from pipelines.study_exports.request import ExportRequest
+    from pipelines.study_exports.requests import ExportRequest
 
     seed(database, [("bad", "s1", at("10-03 01:00"), "survey", "text, not an object")], study_ids=("s1",))
     sqs, queue, _dead = _queues(moto_server)
