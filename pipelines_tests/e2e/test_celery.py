@@ -272,6 +272,12 @@ def test_a_worker_killed_mid_step_fails_its_run_with_the_reason_and_the_retry_wr
     except BaseException:
         print("runs:", json.dumps(deployment.runs(), indent=1)[:6000])
         print("events of the killed run:", "\n".join(m[:300] for m in messages))
+        with celery_deployment.database.begin() as conn:
+            activity = conn.execute(sa.text(
+                "SELECT pid, state, wait_event_type, wait_event, left(query, 120) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )).all()
+        print("database sessions:", "\n".join(map(str, activity)))
         raise
     assert [r["status"] for r in retry] == ["SUCCESS"]
     survivor = {"w1", "w2"} - {victim.name}
