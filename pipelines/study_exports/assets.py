@@ -5,6 +5,9 @@ single run) exports each partition's window in turn, as its own export with its 
 records each partition's own counts and keys on that partition's materialization. Backfill runs (tag
 `dagster/backfill`) and runs with `ignoreLastExportTime` re-export: they ignore and keep the watermarks.
 
+No pool: exports of disjoint study sets run at once; two exports of the same studies are serialized
+by the studies' watermark rows (see README: Study exports, "What runs in parallel").
+
 Every export asset carries the WARN check `no_dead_records`: it fails while the dead-letter list holds
 records of the run's windows (or records the run gave up on), naming them.
 
@@ -26,13 +29,13 @@ import sqlalchemy as sa
 
 from pipelines.core.object_store import ObjectStore
 from pipelines.core.resources import DatabaseResource, ObjectStoreResource
+from pipelines.study_exports.errors import StudyExportError
 from pipelines.study_exports.export import ExportResult, run_export
 from pipelines.study_exports.publication import dead_records
 from pipelines.study_exports.requests import ExportRequest, ExportType, RedriveBatch, WindowExportOptions, parse_iso
 from pipelines.study_exports.resources import StudyExportsResource
 
 GROUP = "study_exports"
-POOL = "study_exports"
 BACKFILL_TAG = "dagster/backfill"
 DEAD_RECORDS_CHECK = "no_dead_records"
 STEP_RETRIES = 2
@@ -130,7 +133,6 @@ def _window_export_asset_definition(
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         check_specs=_check_specs(name),
-        pool=POOL,
     )
     def _export(
         context: dg.AssetExecutionContext,
@@ -175,7 +177,7 @@ def _request_windows(results: Sequence[ExportResult]) -> list[tuple[dt.datetime,
     return [(parse_iso(start), parse_iso(end)) for start, end in sorted(windows)]
 
 
-@dg.asset(group_name=GROUP, kinds=_KINDS, check_specs=_check_specs("study_exports_on_request"), pool=POOL)
+@dg.asset(group_name=GROUP, kinds=_KINDS, check_specs=_check_specs("study_exports_on_request"))
 def study_exports_on_request(
     context: dg.AssetExecutionContext,
     config: ExportRequest,
@@ -193,7 +195,7 @@ def study_exports_on_request(
     )
 
 
-@dg.asset(group_name=GROUP, kinds=_KINDS, check_specs=_check_specs("study_exports_redrives"), pool=POOL)
+@dg.asset(group_name=GROUP, kinds=_KINDS, check_specs=_check_specs("study_exports_redrives"))
 def study_exports_redrives(
     context: dg.AssetExecutionContext,
     config: RedriveBatch,
@@ -204,7 +206,19 @@ def study_exports_redrives(
     """The re-drive messages of one sensor tick (up to 100), each exported in turn as its own export."""
     exports = _Exports(context, database, object_store, study_exports)
     started = time.monotonic()
-    results = [exports.run(request)[0] for request in config.requests]
+    results, refused = [], []
+    for number, request in enumerate(config.requests):
+        try:
+            results.append(exports.run(request)[0])
+        except StudyExportError as exc:  # one bad message does not stop the others
+            message_id = config.message_ids[number] if number < len(config.message_ids) else f"#{number + 1}"
+            context.log.error(f"re-drive message {message_id}: {exc}")
+            refused.append(f"{message_id}: {exc}")
+    if refused:
+        raise StudyExportError(
+            f"{len(refused)} of {len(config.requests)} re-drive message(s) could not be exported "
+            f"(the others were): {'; '.join(refused)[:2000]}"
+        )
     return dg.MaterializeResult(
         metadata=export_metadata(results, time.monotonic() - started, exports.store),
         check_results=[exports.check("study_exports_redrives", results, _request_windows(results))],

@@ -167,7 +167,8 @@ def run_export(
                 )
             result.seconds = time.monotonic() - started
             manifest = publication.write_manifest(
-                store, request, result.export_id, files.written(), result.windows, now, result.manifest_extra()
+                store, request, result.export_id, files.written(), result.windows,
+                now + dt.timedelta(seconds=result.seconds), result.manifest_extra(),
             )
             result.manifest_key = manifest.key
             _write_log(conn, request, result, now)

@@ -140,3 +140,20 @@ def test_the_definitions_name_the_assets_jobs_schedules_and_sensor():
     assert repository.has_job("study_exports_instant_job")
     assert study_exports_daily.backfill_policy == dg.BackfillPolicy.single_run()
     assert "study_exports" in code_location.resources
+
+
+def test_failed_steps_are_not_run_retried_and_only_transient_errors_are_retried_by_the_step():
+    import psycopg
+    import sqlalchemy as sa
+
+    from pipelines.study_exports.assets import _transient
+    from pipelines.study_exports.errors import StudyExportError
+
+    for job in ("study_exports_daily_job", "study_exports_hourly_job", "study_exports_instant_job",
+                "study_exports_redrive_job"):
+        assert code_location.resolve_job_def(job).tags["dagster/retry_on_asset_or_op_failure"] == "false"
+    assert _transient(psycopg.OperationalError("terminating connection due to administrator command"))
+    assert _transient(sa.exc.OperationalError("COPY", {}, Exception("server closed the connection")))
+    assert _transient(OSError("simulated store failure"))
+    assert not _transient(StudyExportError("studyWhitelist: unknown study id(s) 'nope'"))
+    assert not _transient(ValueError("a bug"))

@@ -221,3 +221,49 @@ def test_an_empty_instant_window_leaves_a_never_exported_study_alone_and_daily_e
     every_file = _listed_keys(local_store)
     assert sorted(exported_ids(local_store, every_file)) == ["r02", "r03", "r04", "r05", "r07", "r08", "r09"]
     assert daily.records == 7
+
+
+def _start_export(database, root, marker, study, gate):
+    url = database.url.render_as_string(hide_password=False)
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipelines_tests.study_exports.killable", url, str(root), str(marker), study, str(gate)],
+        cwd=REPO, stdout=subprocess.PIPE, text=True,
+    )
+
+
+def _waiting_on_a_watermark_lock(database):
+    with database.begin() as conn:
+        return conn.scalar(sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0 "
+            "AND query LIKE '%study_export_times%FOR UPDATE%'"
+        ))
+
+
+def test_disjoint_study_sets_export_at_once_and_identical_requests_export_once(pg_database, tmp_path):
+    seed(pg_database)
+    root = tmp_path / "objects"
+    gate = tmp_path / "go"
+    first = _start_export(pg_database, root, tmp_path / "first", "s1", gate)
+    try:
+        _wait_for(tmp_path / "first", first)
+        # s1's export is half way, holding s1's watermark row: an export of s2 does not wait for it.
+        other = export(pg_database, LocalObjectStore(root), exportType="DAILY", endDateTime=DAILY_END,
+                       studyWhitelist=["s2"])
+        assert exported_ids(LocalObjectStore(root), other.keys) == ["r07", "r08"]
+        # The same request as the first waits for the first's commit, then finds nothing new.
+        same = _start_export(pg_database, root, tmp_path / "same", "s1", gate)
+        deadline = time.monotonic() + 30
+        while not _waiting_on_a_watermark_lock(pg_database):
+            assert time.monotonic() < deadline and same.poll() is None
+            time.sleep(0.1)
+        gate.write_text("go\n")
+        assert [process.communicate(timeout=60)[0] for process in (first, same)] == ["4\n", "0\n"]
+    finally:
+        gate.write_text("go\n")
+        for process in (first, locals().get("same")):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait(timeout=30)
+    store = LocalObjectStore(root)
+    assert sorted(exported_ids(store, _listed_keys(store))) == ["r02", "r03", "r04", "r05", "r07", "r08"]
+    assert read_export_times(pg_database) == {"s1": at("10-04 00:00"), "s2": at("10-04 00:00")}

@@ -244,3 +244,23 @@ def test_a_record_that_always_fails_ends_dead_and_the_warn_check_names_it(databa
     assert json.loads(store.get_bytes(dead_list)) == [
         {"record_id": "bad", "study_id": "s1", "uploaded_on": "2016-10-03T01:00:00Z"}
     ]
+
+
+def test_one_bad_message_of_a_batch_fails_the_run_naming_it_and_the_others_are_exported(
+    inbox_resources, database, resources
+):
+    seed(database, RECORDS)
+    store = inbox_resources["object_store"].get_store()
+    store.put_bytes("redrive/inbox/a-good.json", json.dumps({**SEED_MESSAGE, "studyWhitelist": ["s2"]}).encode())
+    store.put_bytes("redrive/inbox/b-gone.json", json.dumps({"exportType": "DAILY", "recordOverride": "gone.txt"}).encode())
+    run_resources = {**resources, "object_store": inbox_resources["object_store"], "study_exports": StudyExportsResource()}
+    with dg.instance_for_test() as instance:
+        result, _ = tick(instance, inbox_resources)
+        [run_request] = result.run_requests
+        run = launch_batch(instance, run_request, run_resources)
+    assert not run.success
+    [failure] = [e for e in run.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "1 of 2 re-drive message(s) could not be exported (the others were): b-gone: recordOverride: no object " \
+        "'gone.txt'" in failure.step_failure_data.error.cause.message
+    [manifest] = [i.key for i in store.list("study_exports/manifests/")]
+    assert exported_ids(store, [f["key"] for f in json.loads(store.get_bytes(manifest))["files"]]) == ["r07", "r08"]
