@@ -81,3 +81,31 @@ def watermarks() -> None:
 
     times = read_export_times(DatabaseResource().get_database())
     click.echo(json.dumps({s: t.isoformat() if t else None for s, t in times.items()}, indent=2))
+
+
+@cli.command()
+@click.option(
+    "--type", "export_type", type=click.Choice([t.value for t in ExportType]), default="DAILY",
+    help="The exports' type.",
+)
+@click.option("--start", required=True, help="The window's start, ISO 8601 with offset (e.g. 2016-10-03T00:00:00Z).")
+@click.option("--end", required=True, help="The window's end, ISO 8601 with offset (e.g. 2016-10-04T00:00:00Z).")
+def current(export_type: str, start: str, end: str) -> None:
+    """Per study, the current (newest published) export of a window: its manifest and files."""
+    from pipelines.core.resources import DatabaseResource, ObjectStoreResource
+    from pipelines.study_exports.publication import current_exports, read_manifest
+
+    # The window read as a re-export of it would be: the same date-time rules and messages.
+    window = ExportRequest.parse(
+        {"exportType": "DAILY", "startDateTime": start, "endDateTime": end, "ignoreLastExportTime": True}
+    )
+    store = ObjectStoreResource().get_store()
+    found = current_exports(DatabaseResource().get_database(), export_type, window.start, window.end)  # type: ignore[arg-type]
+    manifests = {key: read_manifest(store, key) for key in set(found.values())}
+    click.echo(json.dumps({
+        study: {
+            "manifest": key,
+            "files": [f["key"] for f in manifests[key]["files"] if f["study_id"] == study],
+        }
+        for study, key in found.items()
+    }, indent=2, ensure_ascii=False))

@@ -4,24 +4,25 @@ Per study, the window is `[start, endDateTime)`: start is the study's `last_expo
 has one and the request does not ignore it, else the request's `startDateTime`, else the start its
 type gives (DAILY: end - 1 day, HOURLY: end - 1 hour, INSTANT: start of the end's day, UTC).
 
-Everything happens in one transaction that holds the studies' watermark rows locked (PostgreSQL
-`SELECT ... FOR UPDATE`; SQLite's write lock): the records stream, ordered by study_id and schema_key
-in byte order (`_order`: the same file order on both backends, whatever PostgreSQL's collation), then
-uploaded_on and record_id, into one RFC 4180 CSV per (study, schema_key); then the watermarks move
-to `endDateTime` (never backwards, never for a request that ignores them or overrides the records)
-and an export log row is written.
-If anything raises, the transaction rolls back: no watermark moves, and the files already written
-are removed, so the next run of any type covers the gap.
+An export writes only under its own prefix and is published by its manifest (`publication`). Its
+work is one transaction that holds the studies' watermark rows locked (PostgreSQL `SELECT ... FOR
+UPDATE`; SQLite's write lock): the records stream, ordered by study_id and schema_key in byte order
+(`_order`: the same file order on both backends, whatever PostgreSQL's collation), then uploaded_on
+and record_id, into one RFC 4180 CSV per (study, schema_key) (`core.csv_files`); the manifest is
+written; then, in the same transaction, the watermarks move to `endDateTime` (only for studies whose
+window was not empty, never backwards, never for a request that ignores them or overrides the
+records) and the export-log row is written. If anything raises, the transaction rolls back (no
+watermark moves) and the export removes its own files and manifest; the next run of any type covers
+the gap. An export killed half way is removed by the next one.
 
 A record that cannot be exported (its `data` is not a JSON object, or its file could not be written)
 does not fail the others: its id goes to a re-drive list in the object store and a re-drive message
 (`redriveCount` + 1, tag `redrive export; original: ...`) is queued, up to `max_redrives`; past it the
-records are dead and listed in the result.
+records are dead: listed in the result and in a dead-letter list (`redrive/dead/<export id>.json`).
 
-PostgreSQL: the rows are PostgreSQL's own `COPY (SELECT ...) TO STDOUT WITH (FORMAT csv)` output, the
-server rendering each value as the Python path does (`_pg_columns`); Python only splits the ordered
-stream into files where (study_id, schema_key) changes and turns each row's final LF into CRLF.
-SQLite: a cursor read in batches, formatted with `pipelines.core.rfc4180`.
+PostgreSQL: the rows are PostgreSQL's own `COPY (SELECT ...) TO STDOUT WITH (FORMAT csv)` output
+(`core.database.copy_out_csv`), the server rendering each value as the Python path does
+(`_pg_columns`). SQLite: a cursor read in batches, formatted with `core.rfc4180`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ import io
 import itertools
 import logging
 import time
-import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -40,13 +40,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipelines.core.csv_files import GroupedCsvWriter
+from pipelines.core.csv_files import CsvFile, GroupedCsvWriter
 from pipelines.core.database import Database, copy_out_csv
 from pipelines.core.progress import Progress
 from pipelines.core.object_store import ObjectNotFoundError, ObjectStore
+from pipelines.study_exports import publication
 from pipelines.study_exports.errors import StudyExportError
+from pipelines.study_exports.publication import key_segment
 from pipelines.study_exports.redrive import RECORD_LISTS, RedriveChannel, StoreInbox
-from pipelines.study_exports.requests import UTC, ExportRequest, ExportType, window_start
+from pipelines.study_exports.requests import UTC, ExportRequest, ExportType, iso, window_start
 from pipelines.study_exports.tables import records, studies, study_export_log
 from pipelines.study_exports.watermarks import advance_export_times, ensure_export_time_rows, lock_export_times
 
@@ -77,6 +79,17 @@ class ExportResult:
     dead_record_ids: list[str] = field(default_factory=list)
     watermarks_moved: int = 0
     seconds: float = 0.0
+    manifest_key: str | None = None
+    dead_letter_key: str | None = None
+
+    def manifest_extra(self) -> dict[str, Any]:
+        """What the manifest says beside its files: counts, re-drives, dead records."""
+        return {
+            "records": self.records,
+            "redrive_keys": self.redrive_keys,
+            "dead_record_ids": self.dead_record_ids,
+            "dead_letter_key": self.dead_letter_key,
+        }
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary (what the CLI prints and the assets show)."""
@@ -95,6 +108,7 @@ class ExportResult:
             "redrive_message_ids": self.redrive_message_ids,
             "dead_record_ids": self.dead_record_ids,
             "watermarks_moved": self.watermarks_moved,
+            "manifest": self.manifest_key,
             "seconds": round(self.seconds, 3),
         }
 
@@ -120,7 +134,7 @@ def run_export(
         # A watermark in the future would skip the records still to be uploaded before it.
         raise StudyExportError(
             f"endDateTime: {request.end_date_time} is later than now minus the clock skew "
-            f"({_iso(now - clock_skew)}); an export that moves last_export_date_time must end in the past"
+            f"({iso(now - clock_skew)}); an export that moves last_export_date_time must end in the past"
         )
     study_ids = resolve_studies(database, request)
     override_ids = _read_override(store, request.record_override) if request.record_override else None
@@ -128,29 +142,43 @@ def run_export(
         ensure_export_time_rows(database, study_ids)
 
     result = ExportResult(export_id=str(uuid.uuid4()), export_type=str(request.export_type), tag=request.tag)
+    publication.remove_leftovers(database, store, now, logger)
+    publication.begin(database, result.export_id, now)
     files = _Files(store, result, logger)
+    prefix = f"{publication.export_prefix(result.export_id)}{request.export_type.lower()}"
     try:
         with database.begin() as conn:
+            publication.hold(database, conn, result.export_id)
             watermarks = lock_export_times(database, conn, study_ids) if request.uses_watermark else {}
             if override_ids is not None:
-                prefix = f"study_exports/{request.export_type.lower()}/override-{result.export_id}"
-                _override_records(database, conn, override_ids, request.study_whitelist, files, prefix)
+                _override_records(database, conn, override_ids, request.study_whitelist, files, f"{prefix}/override")
                 result.windows = {s: None for s in study_ids}
             else:
-                _export_windows(database, conn, request, study_ids, watermarks, files, logger)
+                _export_windows(database, conn, request, study_ids, watermarks, files, prefix, logger)
             _queue_redrives(store, channel or StoreInbox(store), request, result, max_redrives)
+            if result.dead_record_ids:
+                result.dead_letter_key = publication.write_dead_letters(
+                    store, conn, result.export_id, result.dead_record_ids
+                )
             if request.uses_watermark:
+                # Only over what was read: a study whose window was empty keeps its watermark.
                 result.watermarks_moved = advance_export_times(
-                    conn, {s: request.end for s in study_ids}  # type: ignore[misc]
+                    conn, {s: request.end for s, window in result.windows.items() if window is not None}  # type: ignore[misc]
                 )
             result.seconds = time.monotonic() - started
+            manifest = publication.write_manifest(
+                store, request, result.export_id, files.written(), result.windows,
+                now + dt.timedelta(seconds=result.seconds), result.manifest_extra(),
+            )
+            result.manifest_key = manifest.key
             _write_log(conn, request, result, now)
+            publication.finish(conn, result.export_id)
     except BaseException:
-        files.remove_written()
+        publication.abandon(database, store, result.export_id, logger)
         raise
     logger.info(
         f"export {result.export_id}: {result.records} records in {len(result.keys)} files, "
-        f"{len(result.failed_record_ids)} failed, {result.seconds:.2f} s"
+        f"{len(result.failed_record_ids)} failed, {result.seconds:.2f} s; manifest {result.manifest_key}"
     )
     return result
 
@@ -206,6 +234,7 @@ def _export_windows(
     study_ids: Sequence[str],
     watermarks: dict[str, dt.datetime | None],
     files: _Files,
+    prefix: str,
     logger: Any,
 ) -> None:
     end = request.end
@@ -219,11 +248,10 @@ def _export_windows(
             # The end is before the watermark: nothing new for this study, and the watermark stays.
             files.result.windows[study_id] = None
         else:
-            files.result.windows[study_id] = (_iso(start), _iso(end))
+            files.result.windows[study_id] = (iso(start), iso(end))
             by_start.setdefault(start, []).append(study_id)
     progress = Progress("studies exported", len(study_ids), logger=logger)
     for start, starting in sorted(by_start.items()):
-        prefix = f"study_exports/{request.export_type.lower()}/{_stamp(start)}--{_stamp(end)}"
         for chunk in _batched(starting, _STUDIES_PER_QUERY):
 
             def window(columns: list[sa.ColumnElement], chunk: tuple[str, ...] = chunk) -> sa.Select:
@@ -234,7 +262,7 @@ def _export_windows(
                     .order_by(*_order(database))
                 )
 
-            _write_records(database, conn, window, files, prefix)
+            _write_records(database, conn, window, files, f"{prefix}/{_stamp(start)}--{_stamp(end)}")
             progress.advance(len(chunk))
 
 
@@ -345,7 +373,7 @@ class _Files:
     def writer(self, prefix: str) -> GroupedCsvWriter:
         def key_for(group: tuple[str, ...]) -> str:
             study_id, schema_key = group
-            return f"{prefix}/{_segment(study_id)}/{_segment(schema_key)}.csv"
+            return f"{prefix}/{key_segment(study_id)}/{key_segment(schema_key)}.csv"
 
         writer = GroupedCsvWriter(self.store, CSV_HEADER, key_for, group_size=2, logger=self.logger)
         self.writers.append(writer)
@@ -361,12 +389,8 @@ class _Files:
             result.records += file.rows
         result.failed_record_ids.extend(writer.rejected)
 
-    def remove_written(self) -> None:
-        for file in (f for w in self.writers for f in w.files):
-            try:
-                self.store.delete(file.key)
-            except Exception as exc:  # noqa: BLE001 - best effort: the export already failed
-                self.logger.warning(f"cannot remove {file.key} of a failed export: {exc}")
+    def written(self) -> list[CsvFile]:
+        return [file for writer in self.writers for file in writer.files]
 
 
 def _queue_redrives(
@@ -401,6 +425,8 @@ def _write_log(conn: Connection, request: ExportRequest, result: ExportResult, n
             redrive_key=result.redrive_keys[0] if result.redrive_keys else None,
             redrive_count=request.redrive_count,
             dead_count=len(result.dead_record_ids),
+            manifest_key=result.manifest_key,
+            windows={s: list(w) if w else None for s, w in result.windows.items()},
         )
     )
 
@@ -412,17 +438,8 @@ def _batched(items: Iterable[Any], size: int) -> Iterator[tuple[Any, ...]]:
         yield batch
 
 
-def _segment(value: str) -> str:
-    # Study ids and schema keys become single key segments (no '/', no '.' or '..').
-    return urllib.parse.quote(value, safe="-_")
-
-
 def _stamp(when: dt.datetime) -> str:
     return when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _iso(when: dt.datetime) -> str:
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 __all__ = ["CSV_HEADER", "ExportResult", "ExportType", "run_export", "study_window_start"]

@@ -248,3 +248,19 @@ def iso(when: dt.datetime) -> str:
 def parse_iso(text: str) -> dt.datetime:
     """A canonical date-time text (`iso`) back to an aware UTC date-time."""
     return dt.datetime.fromisoformat(text).astimezone(UTC)
+
+
+MAX_REDRIVES_PER_RUN = 100
+
+
+class RedriveBatch(Request):
+    """The re-drive messages of one sensor tick, exported by one run, each request in turn."""
+
+    error: ClassVar[type[StudyExportError]] = StudyExportError
+
+    requests: list[ExportRequest] = Field(
+        min_length=1, max_length=MAX_REDRIVES_PER_RUN, description="The messages' requests, in order."
+    )
+    message_ids: list[str] = Field(
+        default_factory=list, alias="messageIds", description="The queue's id of each message, in the same order."
+    )

@@ -51,3 +51,12 @@ def test_a_bad_export_request_is_one_line(app_database, capsys, argv, error):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(error) and err.count("\n") == 1
+
+
+def test_exports_current_lists_each_studys_current_files_of_a_window(app_database, capsys):
+    assert main(["exports", "instant", "--study", "s2", "--end", "2016-10-03T23:59:00Z"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    argv = ["exports", "current", "--type", "INSTANT", "--start", "2016-10-03T00:00:00Z", "--end", "2016-10-03T23:59:00Z"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out) == {"s2": {"manifest": summary["manifest"], "files": summary["keys"]}}
+    assert summary["keys"] == [f"study_exports/exports/{summary['export_id']}/instant/20161003T000000Z--20161003T235900Z/s2/walk.csv"]
