@@ -1,5 +1,7 @@
 """The posture assets: refresh the aggregate view, export the lite dynamic state, import it."""
 
+import datetime as dt
+
 import dagster as dg
 from pipelines.core.resources import DatabaseResource, ObjectStoreResource
 from pipelines.posture.aggregate import refresh_aggregate
@@ -15,7 +17,12 @@ EXPORT_CHECK = "export_holds_one_object_per_view_row"
 IMPORT_CHECK = "script_failing_fulfillments_match_imported_objects"
 
 
-@dg.asset(group_name=GROUP, kinds={"postgres", "sql"}, pool=POOL)
+@dg.asset(
+    group_name=GROUP,
+    kinds={"postgres", "sql"},
+    pool=POOL,
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=26)),
+)
 def responsive_responsibility_aggregate(database: DatabaseResource) -> dg.MaterializeResult:
     """Refreshes `responsive_responsibility_aggregate`: per service, responsibility, boundary and
     component the CIRs, passing, failing and the status (FAILING when any fulfillment fails).

@@ -113,6 +113,18 @@ def _transient(exc: BaseException) -> bool:
     return type(exc).__module__.startswith(("botocore", "urllib3"))
 
 
+# The daily schedule exports yesterday at 01:00 UTC and the hourly one the last hour at :05; a run
+# not done by 03:00 (daily) or :30 (hourly) is late, and the asset shows as stale in the UI.
+FRESHNESS = {
+    ExportType.DAILY: dg.FreshnessPolicy.cron(
+        deadline_cron="0 3 * * *", lower_bound_delta=dt.timedelta(hours=2), timezone="UTC"
+    ),
+    ExportType.HOURLY: dg.FreshnessPolicy.cron(
+        deadline_cron="30 * * * *", lower_bound_delta=dt.timedelta(minutes=25), timezone="UTC"
+    ),
+}
+
+
 def _window_export_asset(
     name: str, export_type: ExportType, partitions_def: dg.TimeWindowPartitionsDefinition, description: str
 ) -> dg.AssetsDefinition:
@@ -133,6 +145,7 @@ def _window_export_asset_definition(
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         check_specs=_check_specs(name),
+        freshness_policy=FRESHNESS[export_type],
     )
     def _export(
         context: dg.AssetExecutionContext,

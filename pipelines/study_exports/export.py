@@ -41,7 +41,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pipelines.core.csv_files import CsvFile, GroupedCsvWriter
-from pipelines.core.database import Database, copy_out_csv
+from pipelines.core.database import Database, copy_out_csv, in_values
 from pipelines.core.progress import Progress
 from pipelines.core.object_store import ObjectNotFoundError, ObjectStore
 from pipelines.study_exports import publication
@@ -190,7 +190,7 @@ def resolve_studies(database: Database, request: ExportRequest) -> list[str]:
             # Sorted here, not by the database: code point order whatever its collation (see `_order`).
             return sorted(conn.scalars(sa.select(studies.c.study_id)))
         found = set(
-            conn.scalars(sa.select(studies.c.study_id).where(studies.c.study_id.in_(request.study_whitelist)))
+            conn.scalars(sa.select(studies.c.study_id).where(in_values(conn, studies.c.study_id, request.study_whitelist)))
         )
     missing = [s for s in request.study_whitelist if s not in found]
     if missing:
@@ -285,9 +285,9 @@ def _override_records(
     prefix: str,
 ) -> None:
     def listed(columns: list[sa.ColumnElement]) -> sa.Select:
-        query = sa.select(*columns).where(records.c.record_id.in_(record_ids))
+        query = sa.select(*columns).where(in_values(conn, records.c.record_id, record_ids))
         if whitelist is not None:
-            query = query.where(records.c.study_id.in_(whitelist))
+            query = query.where(in_values(conn, records.c.study_id, whitelist))
         return query.order_by(*_order(database))
 
     _write_records(database, conn, listed, files, prefix)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipelines.core.database import Database, insert_skipping_conflicts
+from pipelines.core.database import Database, in_values, insert_skipping_conflicts
 from pipelines.study_exports.tables import study_export_times
 
 
@@ -33,7 +33,7 @@ def lock_export_times(
     so two exports of overlapping studies cannot deadlock)."""
     query = (
         sa.select(study_export_times.c.study_id, study_export_times.c.last_export_date_time)
-        .where(study_export_times.c.study_id.in_(sorted(study_ids)))
+        .where(in_values(conn, study_export_times.c.study_id, sorted(study_ids)))
         .order_by(study_export_times.c.study_id)
     )
     if database.is_postgres:
