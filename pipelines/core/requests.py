@@ -97,13 +97,14 @@ def request_job(
     """
     ops_fields: dict[str, Any] = {}
     for asset, model in requests.items():
-        op_config = pydantic.create_model(f"{name}__{asset}", __base__=dg.Config, config=(model, model()))
-        ops_fields[asset] = (op_config, op_config())
+        default = _default_of(model)
+        op_config = pydantic.create_model(f"{name}__{asset}", __base__=dg.Config, config=(model, default))
+        ops_fields[asset] = (op_config, ... if default is ... else op_config())
     ops_model = pydantic.create_model(f"{name}__ops", __base__=dg.Config, **ops_fields)
     run_model = pydantic.create_model(
         f"{name}__run_config",
         __base__=dg.Config,
-        ops=(ops_model, ops_model()),
+        ops=(ops_model, _default_of(ops_model)),
         execution=(dict[str, Any] | None, None),
         loggers=(dict[str, Any] | None, None),
         resources=(dict[str, Any] | None, None),
@@ -123,3 +124,12 @@ def request_job(
     return dg.define_asset_job(
         name, selection=selection, description=description, config=dg.config_mapping(validate), **kwargs
     )
+
+
+def _default_of(model: type[dg.Config]) -> Any:
+    """The model with its defaults, or `...` (required in the launchpad) when a request has no valid
+    default (a rollback must name what it rolls back)."""
+    try:
+        return model()
+    except pydantic.ValidationError:
+        return ...

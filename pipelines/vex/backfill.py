@@ -25,6 +25,7 @@ import datetime as dt
 import logging
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,9 +36,10 @@ from psycopg.rows import namedtuple_row
 
 from pipelines.core.database import Database, TZDateTime
 from pipelines.core.progress import Progress
-from pipelines.vex.normalizers import NormalizeFailure, normalize_document
+from pipelines.vex.consensus import mark_pending
+from pipelines.vex.normalizers import NORMALIZER_VERSION, Normalized, NormalizeFailure, normalize_document
 from pipelines.vex.requests import MAX_BATCH_SIZE, BackfillRequest
-from pipelines.vex.tables import vex_raw_documents, vex_statements
+from pipelines.vex.tables import vex_normalized_documents, vex_raw_documents, vex_statements
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,14 @@ STATEMENT_COLUMNS = (
     "statement_at",
     "inserted_at",
     "signature",
+    "impact_statement",
+    "action_statement",
+    "aliases",
+    "document_at",
+    "retrieved_at",
+    "run_id",
 )
+MARK_COLUMNS = ("digest", "normalizer_version", "statements", "normalized_at", "run_id")
 _FAILED_DIGESTS_KEPT = 20
 # PostgreSQL: documents per FETCH of the reading cursor; the next FETCH runs while these are normalized.
 FETCH_DOCUMENTS = 2000
@@ -71,6 +80,7 @@ class BackfillSummary:
     statements_skipped: int = 0
     seconds: float = 0.0
     failed_digests: list[str] = field(default_factory=list)
+    run_id: str = ""
 
     def line(self) -> str:
         return (
@@ -95,12 +105,19 @@ class Window:
 
 
 def backfill_statements(
-    database: Database, request: BackfillRequest, *, window: Window = Window(), logger: Any = None
+    database: Database,
+    request: BackfillRequest,
+    *,
+    window: Window = Window(),
+    run_id: str | None = None,
+    logger: Any = None,
 ) -> BackfillSummary:
-    """Normalize raw documents into statements, page by page; see the module docstring."""
+    """Normalize raw documents into statements, page by page; see the module docstring. Statements
+    and done-marks carry `run_id` (a Dagster run's id; a fresh one when not given), what
+    `vex rollback --run` deletes."""
     logger = logger or log
     started = time.monotonic()
-    summary = BackfillSummary()
+    summary = BackfillSummary(run_id=run_id or f"backfill-{uuid.uuid4().hex}")
     progress = Progress("vex documents evaluated", logger=logger)
     database.check()  # a connection problem is a ConfigurationError naming the setting
     # One reading connection for the run and one writing connection, see `_PageWriter`.
@@ -188,23 +205,22 @@ def _documents_query(
     statements (one indexed probe per row, in the same query), and the content of the documents that
     will be normalized only."""
     raw = vex_raw_documents
-    # A correlated scalar subquery with LIMIT 1 is an index probe per row; PostgreSQL would run a plain
-    # EXISTS as a hashed subplan over the whole statements table.
-    first_statement = (
-        sa.select(sa.literal(1))
-        .where(vex_statements.c.document_digest == raw.c.digest)
-        .limit(1)
+    # A correlated scalar subquery on the marks' primary key is an index probe per row; PostgreSQL
+    # would run a join or EXISTS as a hashed subplan over the whole table.
+    done_version = (
+        sa.select(vex_normalized_documents.c.normalizer_version)
+        .where(vex_normalized_documents.c.digest == raw.c.digest)
         .scalar_subquery()
     )
-    has_statements = first_statement.is_not(None)
-    content = raw.c.content if request.force else sa.case((has_statements, sa.null()), else_=raw.c.content)
+    is_done = sa.func.coalesce(done_version, 0) >= NORMALIZER_VERSION
+    content = raw.c.content if request.force else sa.case((is_done, sa.null()), else_=raw.c.content)
     query = sa.select(
         raw.c.digest,
         raw.c.retrieved_at,
         raw.c.provider,
         raw.c.format,
         raw.c.signature,
-        has_statements.label("has_statements"),
+        done_version.label("done_version"),
         content.label("content"),
     )
     if window.start is not None:
@@ -226,10 +242,12 @@ class _PageWrite:
 
     rows: list[tuple[Any, ...]]
     replaced: list[str]
+    marks: list[tuple[Any, ...]]
 
     def take(self, other: _PageWrite) -> None:
         self.rows += other.rows
         self.replaced += other.replaced
+        self.marks += other.marks
 
     def full(self) -> bool:
         """Take no more pages: a write holds at most 2 x `MAX_BATCH_SIZE` replaced documents, under
@@ -239,11 +257,12 @@ class _PageWrite:
 
 def _normalize_page(page: Sequence[Any], force: bool, summary: BackfillSummary, logger: Any) -> _PageWrite:
     summary.evaluated += len(page)
-    due = page if force else [row for row in page if not row.has_statements]
+    due = page if force else [row for row in page if (row.done_version or 0) < NORMALIZER_VERSION]
     summary.skipped += len(page) - len(due)
     inserted_at = dt.datetime.now(dt.timezone.utc)
     rows: list[tuple[Any, ...]] = []
-    normalized_digests: list[str] = []
+    replaced: list[str] = []
+    marks: list[tuple[Any, ...]] = []
     for row in due:
         result = normalize_document(bytes(row.content), row.format)
         if isinstance(result, NormalizeFailure):
@@ -256,15 +275,20 @@ def _normalize_page(page: Sequence[Any], force: bool, summary: BackfillSummary, 
             logger.info("vex document %s: statement skipped: %s", row.digest, reason)
         summary.statements_skipped += len(result.skipped)
         summary.backfilled += 1
-        normalized_digests.append(row.digest)
-        rows += statement_rows(row.digest, row.provider, row.signature, result.statements, inserted_at)
-    return _PageWrite(rows, normalized_digests if force else [])
+        if force or row.done_version is not None:
+            replaced.append(row.digest)  # its statements and mark of an earlier normalization go
+        marks.append((row.digest, NORMALIZER_VERSION, len(result.statements), inserted_at, summary.run_id))
+        rows += statement_rows(row, result, inserted_at, summary.run_id)
+    return _PageWrite(rows, replaced, marks)
 
 
-def statement_rows(
-    digest: str, provider: str, signature: Any, statements: Sequence[Any], inserted_at: dt.datetime
-) -> list[tuple[Any, ...]]:
-    """One document's normalized statements as `vex_statements` rows, in `STATEMENT_COLUMNS` order."""
+def statement_rows(document: Any, result: Normalized, inserted_at: dt.datetime, run_id: str) -> list[tuple[Any, ...]]:
+    """One document's normalized statements as `vex_statements` rows, in `STATEMENT_COLUMNS` order;
+    `document` has the raw document's `digest`, `provider`, `signature` and `retrieved_at`."""
+    digest, provider, signature, retrieved_at = (
+        document.digest, document.provider, document.signature, document.retrieved_at
+    )
+    document_at = result.document_timestamp
     return [
         (
             digest,
@@ -278,8 +302,14 @@ def statement_rows(
             s.timestamp,
             inserted_at,
             signature,
+            s.impact,
+            s.action,
+            list(s.aliases) if s.aliases else None,
+            document_at,
+            retrieved_at,
+            run_id,
         )
-        for s in statements
+        for s in result.statements
     ]
 
 
@@ -323,15 +353,25 @@ class _PageWriter:
             in_flight.result()
 
     def _write(self, write: _PageWrite) -> None:
+        # The pairs whose consensus this write changes: the new statements', and the replaced ones'.
+        pending = {(row[1], row[2]) for row in write.rows}
         with self.conn.begin():
             _relax_commit_durability(self.conn)
             if write.replaced:
+                gone = self.conn.execute(
+                    sa.delete(vex_statements)
+                    .where(vex_statements.c.document_digest.in_(write.replaced))
+                    .returning(vex_statements.c.vulnerability_id, vex_statements.c.product_key)
+                )
+                pending.update(tuple(pair) for pair in gone)
                 self.conn.execute(
-                    sa.delete(vex_statements).where(vex_statements.c.document_digest.in_(write.replaced))
+                    sa.delete(vex_normalized_documents).where(vex_normalized_documents.c.digest.in_(write.replaced))
                 )
             self.summary.claims_written += self.database.bulk_insert(
                 self.conn, vex_statements, write.rows, columns=STATEMENT_COLUMNS
             )
+            self.database.bulk_insert(self.conn, vex_normalized_documents, write.marks, columns=MARK_COLUMNS)
+            mark_pending(self.database, self.conn, pending)
 
     def __exit__(self, exc_type: Any, *_: Any) -> None:
         try:

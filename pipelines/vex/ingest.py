@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from pipelines.core.database import Database, insert_skipping_conflicts
 from pipelines.core.object_store import ObjectStore
 from pipelines.vex.errors import VexError
-from pipelines.vex.normalizers import FORMATS, detect_format, parse_json, provider_of
+from pipelines.vex.normalizers import FORMATS, detect_format, parse_header, provider_of
 from pipelines.vex.normalizers.base import DocumentError
 from pipelines.vex.requests import INBOX_PREFIX
 from pipelines.vex.tables import vex_raw_documents
@@ -90,7 +90,7 @@ def raw_document(
     if retrieved_at.tzinfo is None:
         raise VexError(f"retrieved_at: {retrieved_at.isoformat()} has no time zone")
     try:
-        parsed = parse_json(content)
+        parsed = parse_header(content)
     except DocumentError:
         parsed = None
     return RawDocument(
