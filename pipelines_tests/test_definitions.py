@@ -64,6 +64,8 @@ def test_workspace_yaml_loads_the_code_location_with_every_asset_schedule_and_se
         "study_exports_on_request": "study_exports",
         "vex_raw_documents": "vex",
         "vex_statements": "vex",
+        "vex_consensus": "vex",
+        "vex_rollback": "vex",
         "tenant_archives": "tenant_archives",
         "tenant_restore": "tenant_archives",
         "import_batches": "import_batches",

@@ -152,5 +152,6 @@ def test_statement_rows_carry_the_document_provider_signature_and_times(database
         digest_of(content), "pkg:npm/a@1.0.5", "affected", None
     )
     assert (row.provider, row.signature, row.subcomponents) == ("Example PSIRT", {"alg": "ES256"}, None)
-    assert row.statement_at == dt.datetime(2024, 3, 1, tzinfo=UTC)
+    # The statement names no timestamp of its own; the document's and the retrieval's are kept beside it.
+    assert (row.statement_at, row.document_at, row.retrieved_at) == (None, dt.datetime(2024, 3, 1, tzinfo=UTC), at(3))
     assert row.inserted_at.tzinfo == UTC

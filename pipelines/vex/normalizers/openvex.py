@@ -62,7 +62,7 @@ def _statement(path: str, entry: dict[str, Any], result: Normalized) -> None:
         result.skip(path, f"{vulnerability_id}: status {status!r} is not an OpenVEX status")
         return
     justification = entry.get("justification")
-    aliases = tuple(strings(vulnerability.get("aliases"))) if isinstance(vulnerability, dict) else ()
+    aliases = tuple(dict.fromkeys(strings(vulnerability.get("aliases")))) if isinstance(vulnerability, dict) else ()
     shared_subcomponents = _keys(entry.get("subcomponents"))
     products = entry.get("products")
     if not isinstance(products, list) or not products:
