@@ -75,6 +75,7 @@ def test_workspace_yaml_loads_the_code_location_with_every_asset_schedule_and_se
         "study_exports_redrive_sensor",
         "vex_inbox_sensor",
         "vex_raw_documents_sensor",
+        "default_automation_condition_sensor",  # vex_consensus follows vex_statements (eager)
         "backup_jobs_sensor",
         "import_batches_inbox_sensor",
     }

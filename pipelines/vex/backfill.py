@@ -12,7 +12,8 @@ written, and its old statements (if any) are kept.
 
 Counters (README "VEX statements"):
 - evaluated: raw documents read in the window (at most `max_documents`);
-- skipped: evaluated documents left alone because they already had statements (never with `force`);
+- skipped: evaluated documents left alone because the current normalizer version already did them
+  (`vex_normalized_documents`; never with `force`);
 - backfilled: evaluated documents normalized and whose statements were written (possibly none);
 - failures: evaluated documents that could not be parsed or normalized;
 - claims written: statement rows inserted.
