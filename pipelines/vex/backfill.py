@@ -38,6 +38,7 @@ from psycopg.rows import namedtuple_row
 from pipelines.core.database import Database, TZDateTime
 from pipelines.core.progress import Progress
 from pipelines.vex.consensus import mark_pending
+from pipelines.vex.locks import exclusive
 from pipelines.vex.normalizers import NORMALIZER_VERSION, Normalized, NormalizeFailure, normalize_document
 from pipelines.vex.requests import MAX_BATCH_SIZE, BackfillRequest
 from pipelines.vex.tables import vex_normalized_documents, vex_raw_documents, vex_statements
@@ -121,8 +122,9 @@ def backfill_statements(
     summary = BackfillSummary(run_id=run_id or f"backfill-{uuid.uuid4().hex}")
     progress = Progress("vex documents evaluated", logger=logger)
     database.check()  # a connection problem is a ConfigurationError naming the setting
-    # One reading connection for the run and one writing connection, see `_PageWriter`.
-    with database.engine.connect() as reader, _PageWriter(database, summary) as writer:
+    # One backfill at a time (a second waits, then skips what the first did); one reading
+    # connection for the run and one writing connection, see `_PageWriter`.
+    with exclusive(database, "backfill"), database.engine.connect() as reader, _PageWriter(database, summary) as writer:
         for page in _pages(reader, request, window.within(request)):
             writer.submit(_normalize_page(page, request.force, summary, logger))
             progress.advance(len(page))

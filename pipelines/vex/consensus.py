@@ -27,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipelines.core.database import Database
+from pipelines.vex.locks import exclusive
 from pipelines.vex.requests import ConsensusPolicy
 from pipelines.vex.tables import vex_consensus, vex_consensus_pending, vex_statements
 
@@ -99,7 +100,7 @@ def recompute_pending(database: Database, policy: ConsensusPolicy, *, logger: An
     summary = ConsensusSummary()
     computed_at = dt.datetime.now(dt.timezone.utc)
     s, pending = vex_statements, vex_consensus_pending
-    with database.begin() as conn:
+    with exclusive(database, "consensus"), database.begin() as conn:
         if policy.recompute_all:
             conn.execute(sa.delete(pending))
             conn.execute(
@@ -121,14 +122,7 @@ def recompute_pending(database: Database, policy: ConsensusPolicy, *, logger: An
         summary.removed = conn.execute(
             sa.delete(vex_consensus).where(pair_key.in_(sa.select(pairs.c.vulnerability_id, pairs.c.product_key)))
         ).rowcount
-        query = (
-            sa.select(
-                s.c.id, s.c.vulnerability_id, s.c.product_key, s.c.provider, s.c.status,
-                s.c.statement_at, s.c.document_at, s.c.retrieved_at,
-            )
-            .join(pairs, sa.and_(pairs.c.vulnerability_id == s.c.vulnerability_id, pairs.c.product_key == s.c.product_key))
-            .order_by(s.c.vulnerability_id, s.c.product_key)
-        )
+        query = _latest_per_provider(pairs)
         rows = (row for batch in database.stream(conn, query) for row in batch)
         # Whole COPYs of at most WRITE_ROWS between the read's fetches: one connection does both.
         decided = _consensus_rows(rows, policy, computed_at, summary)
@@ -140,9 +134,41 @@ def recompute_pending(database: Database, policy: ConsensusPolicy, *, logger: An
     return summary
 
 
+def _latest_per_provider(pairs: sa.Subquery) -> sa.Select:
+    """Per pending pair and provider, that provider's latest statement (policy step 1, in the
+    database: the read is one row per pair and provider, not one per statement), with the pair's
+    statement count; ordered by pair."""
+    s = vex_statements
+    effective = sa.func.coalesce(s.c.statement_at, s.c.document_at, s.c.retrieved_at)
+    latest_first = (
+        effective.desc().nulls_last(),
+        sa.func.coalesce(s.c.document_at, s.c.retrieved_at).desc().nulls_last(),
+        s.c.retrieved_at.desc().nulls_last(),
+        s.c.id.desc(),
+    )
+    pair = (s.c.vulnerability_id, s.c.product_key)
+    ranked = (
+        sa.select(
+            s.c.id, s.c.vulnerability_id, s.c.product_key, s.c.provider, s.c.status,
+            sa.func.row_number().over(partition_by=(*pair, s.c.provider), order_by=latest_first).label("recency"),
+            sa.func.count().over(partition_by=pair).label("total"),
+        )
+        .join(pairs, sa.and_(pairs.c.vulnerability_id == s.c.vulnerability_id, pairs.c.product_key == s.c.product_key))
+        .subquery("ranked")
+    )
+    return (
+        sa.select(ranked.c.id, ranked.c.vulnerability_id, ranked.c.product_key, ranked.c.provider, ranked.c.status,
+                  ranked.c.total)
+        .where(ranked.c.recency == 1)
+        .order_by(ranked.c.vulnerability_id, ranked.c.product_key)
+    )
+
+
 def _consensus_rows(rows: Iterable[Any], policy: ConsensusPolicy, computed_at: dt.datetime, summary: ConsensusSummary):
     for (vulnerability_id, product_key), group in itertools.groupby(rows, key=lambda r: (r.vulnerability_id, r.product_key)):
-        claims = [Claim(r.id, r.provider, r.status, r.statement_at, r.document_at, r.retrieved_at) for r in group]
+        latest = list(group)
+        # One claim per provider already (the latest): `decide` needs no timestamps to choose among them.
+        claims = [Claim(r.id, r.provider, r.status, None, None, None) for r in latest]
         decision = decide(claims, policy)
         summary.pairs += 1
         if decision.conflict:
@@ -150,7 +176,7 @@ def _consensus_rows(rows: Iterable[Any], policy: ConsensusPolicy, computed_at: d
             if len(summary.conflicting) < 50:
                 summary.conflicting.append((vulnerability_id, product_key))
         deciding = [{"id": c.id, "provider": c.provider, "status": c.status} for c in decision.deciding]
-        yield (vulnerability_id, product_key, decision.status, decision.conflict, deciding, len(claims), computed_at)
+        yield (vulnerability_id, product_key, decision.status, decision.conflict, deciding, latest[0].total, computed_at)
 
 
 def conflicts(database: Database, limit: int = 50) -> tuple[int, list[dict[str, Any]]]:

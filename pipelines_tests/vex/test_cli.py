@@ -98,3 +98,32 @@ def test_a_rollback_naming_nothing_is_one_line(configured, capsys):
     assert main(["vex", "rollback"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: request: ") and error.endswith(": give runId, or both insertedSince and insertedUntil")
+
+
+def test_two_cli_backfills_at_once_are_serialized(configured, tmp_path):
+    """Without DAGSTER_HOME (ephemeral instances), two processes at once: the second waits for the
+    first, then finds every document done; no unique-key error, every statement once."""
+    import os
+    import subprocess
+    import sys
+
+    import sqlalchemy as sa
+
+    from pipelines.vex.tables import vex_statements
+    from pipelines_tests.vex.conftest import at, openvex_document, store_documents
+
+    store_documents(configured, [(openvex_document(n), at(1, 9, n % 60)) for n in range(120)])
+    env = {**os.environ, "PIPELINES_DATABASE_URL": configured.url.render_as_string(hide_password=False)}
+    env.pop("DAGSTER_HOME", None)
+    command = [sys.executable, "-m", "pipelines.cli", "vex", "backfill-statements", "--batch-size", "7"]
+    processes = [subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+    outputs = [p.communicate(timeout=240) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    lines = sorted(out.strip().splitlines()[-1] for out, _ in outputs)
+    assert lines == [
+        "Backfill completed: evaluated 120, backfilled 0, claims written 0, skipped 120, failures 0.",
+        "Backfill completed: evaluated 120, backfilled 120, claims written 240, skipped 0, failures 0.",
+    ]
+    with configured.begin() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(vex_statements)) == 240
