@@ -117,8 +117,9 @@ def backfill_with_consensus(database: Database, batch_size: int):
 
 
 def large_openvex(path: Path, megabytes: int) -> int:
-    """An OpenVEX document of about `megabytes` MB: statements of five products each, with impact
-    and action text, as a product security team publishes for a large image; returns its size."""
+    """An OpenVEX document of about `megabytes` MB, as a distribution publishes for its images: each
+    statement names five of 485 image products (three subcomponents each) for one vulnerability,
+    with impact and action text; the same products recur across vulnerabilities. Returns its size."""
     with path.open("w") as out:
         out.write('{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/large", '
                   '"author": "Bench PSIRT", "timestamp": "2024-03-01T00:00:00Z", "statements": [')
@@ -126,8 +127,9 @@ def large_openvex(path: Path, megabytes: int) -> int:
         while out.tell() < megabytes * 1_000_000:
             statement = {
                 "vulnerability": {"name": f"CVE-2024-{number:06d}", "aliases": [f"GHSA-{number:06d}"]},
-                "products": [{"@id": f"pkg:oci/image-{number % 97}@sha256%3A{number:064x}",
-                              "subcomponents": [{"@id": f"pkg:golang/mod{k}@1.{number % 50}.0"}]} for k in range(5)],
+                "products": [{"@id": f"pkg:oci/image-{k}-{number % 97}@sha256%3A{number % 97:064x}",
+                              "subcomponents": [{"@id": f"pkg:golang/example.com/mod{k}{j}@v1.{number % 50}.0"}
+                                                for j in range(3)]} for k in range(5)],
                 "status": ("not_affected", "affected", "fixed", "under_investigation")[number % 4],
                 "impact_statement": "The vulnerable function is not reachable from any entry point of the image.",
                 "action_statement": "Rebuild the image with the patched module and redeploy.",

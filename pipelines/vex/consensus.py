@@ -87,9 +87,10 @@ def decide(claims: Sequence[Claim], policy: ConsensusPolicy) -> Decision:
     return Decision(max(statuses, key=_CAUTION.__getitem__), False, deciding)
 
 
-def mark_pending(database: Database, conn: sa.Connection, pairs: Iterable[tuple[str, str]]) -> None:
-    """Record pairs whose consensus must be recomputed, in the caller's transaction."""
-    database.bulk_insert(conn, vex_consensus_pending, pairs, columns=("vulnerability_id", "product_key"))
+def mark_pending_from(conn: sa.Connection, pairs: sa.Select) -> None:
+    """Record the (vulnerability_id, product_key) pairs `pairs` selects as pending, in the caller's
+    transaction (server-side: the pairs never cross into Python)."""
+    conn.execute(sa.insert(vex_consensus_pending).from_select(["vulnerability_id", "product_key"], pairs))
 
 
 def recompute_pending(database: Database, policy: ConsensusPolicy, *, logger: Any = None) -> ConsensusSummary:

@@ -10,9 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipelines.core.database import Database
-from pipelines.vex.consensus import ConsensusSummary, recompute_pending
+from pipelines.vex.consensus import ConsensusSummary, mark_pending_from, recompute_pending
 from pipelines.vex.requests import ConsensusPolicy, RollbackRequest
-from pipelines.vex.tables import vex_consensus_pending, vex_normalized_documents, vex_statements
+from pipelines.vex.tables import vex_normalized_documents, vex_statements
 
 DOCUMENTS_LISTED = 100
 
@@ -77,7 +77,7 @@ def rollback(database: Database, request: RollbackRequest, policy: ConsensusPoli
         ) or 0
         if request.dry_run:
             return summary
-        conn.execute(sa.insert(vex_consensus_pending).from_select(["vulnerability_id", "product_key"], pairs))
+        mark_pending_from(conn, pairs)
         conn.execute(sa.delete(s).where(where))
         conn.execute(sa.delete(vex_normalized_documents).where(_marks_where(request)))
     summary.consensus = recompute_pending(database, policy or ConsensusPolicy())

@@ -63,7 +63,7 @@ def _statement(path: str, entry: dict[str, Any], result: Normalized) -> None:
         return
     justification = entry.get("justification")
     aliases = tuple(dict.fromkeys(strings(vulnerability.get("aliases")))) if isinstance(vulnerability, dict) else ()
-    shared_subcomponents = _keys(entry.get("subcomponents"))
+    shared_subcomponents = _keys(entry.get("subcomponents"), result)
     products = entry.get("products")
     if not isinstance(products, list) or not products:
         result.skip(path, f"{vulnerability_id} names no product")
@@ -71,11 +71,11 @@ def _statement(path: str, entry: dict[str, Any], result: Normalized) -> None:
     timestamp = parse_timestamp(entry.get("timestamp")) or parse_timestamp(entry.get("last_updated"))
     for index, product in enumerate(products):
         where = f"{path}.products[{index}]"
-        key = _product_key(product)
+        key = result.shared(_product_key(product))
         if key is None:
             result.skip(where, "product has no @id, purl or cpe")
             continue
-        own = _keys(product.get("subcomponents")) if isinstance(product, dict) else ()
+        own = _keys(product.get("subcomponents"), result) if isinstance(product, dict) else ()
         result.add(
             Statement(
                 vulnerability_id=vulnerability_id,
@@ -114,7 +114,7 @@ def _product_key(product: Any) -> str | None:
     )
 
 
-def _keys(subcomponents: Any) -> tuple[str, ...]:
+def _keys(subcomponents: Any, result: Normalized) -> tuple[str, ...]:
     if not isinstance(subcomponents, list):
         return ()
-    return tuple(key for key in (_product_key(s) for s in subcomponents) if key is not None)
+    return tuple(result.shared(key) for key in (_product_key(s) for s in subcomponents) if key is not None)

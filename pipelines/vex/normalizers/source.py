@@ -9,7 +9,6 @@ memory is the bytes plus one item plus what the normalizer keeps (product keys, 
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -26,7 +25,7 @@ _KINDS = {"start_array": "a list", "start_map": "an object", "string": "a string
 class Source:
     """`header`: the top-level object without the streamed lists; `items(name)`: a top-level list's items."""
 
-    def __init__(self, header: dict[str, Any], lists: dict[str, Any], content: bytes | None = None):
+    def __init__(self, header: dict[str, Any], lists: dict[str, Any], content: bytes | bytearray | None = None):
         self.header = header
         self._lists = lists  # name -> the list (whole) or the kind of the value (streamed)
         self._content = content
@@ -36,7 +35,7 @@ class Source:
         return cls(document, {})
 
     @classmethod
-    def streamed(cls, content: bytes, lists: tuple[str, ...]) -> Source:
+    def streamed(cls, content: bytes | bytearray, lists: tuple[str, ...]) -> Source:
         """Parse `content`'s top level, leaving the members named in `lists` to `items`."""
         header, kinds = _header(content, frozenset(lists))
         return cls(header, kinds, content)
@@ -64,21 +63,33 @@ class Source:
         return _stream_items(self._content, name)
 
 
-def _stream_items(content: bytes, name: str) -> Iterator[Any]:
+class _Reader:
+    """A file over the document's buffer, without copying it (BytesIO copies a bytearray)."""
+
+    def __init__(self, content: bytes | bytearray):
+        self._view, self._at = memoryview(content), 0
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self._view) if size < 0 else min(len(self._view), self._at + size)
+        chunk, self._at = bytes(self._view[self._at : end]), end
+        return chunk
+
+
+def _stream_items(content: bytes | bytearray, name: str) -> Iterator[Any]:
     try:
-        yield from ijson.items(io.BytesIO(content), f"{name}.item", use_float=True)
+        yield from ijson.items(_Reader(content), f"{name}.item", use_float=True)
     except ijson.JSONError as exc:
         raise DocumentError(f"not JSON: {exc}") from None
 
 
-def _header(content: bytes, streamed: frozenset[str]) -> tuple[dict[str, Any], dict[str, str]]:
+def _header(content: bytes | bytearray, streamed: frozenset[str]) -> tuple[dict[str, Any], dict[str, str]]:
     """The top-level members not in `streamed`, built; the kinds of those in it (value not built)."""
     header: dict[str, Any] = {}
     kinds: dict[str, str] = {}
     builder: ijson.ObjectBuilder | None = None
     key: str | None = None
     try:
-        events = ijson.parse(io.BytesIO(content), use_float=True)
+        events = ijson.parse(_Reader(content), use_float=True)
         prefix, event, value = next(events)
         if event != "start_map":
             raise DocumentError(f"a document must be a JSON object, not {_KINDS.get(event, event)}")
@@ -108,7 +119,7 @@ def _header(content: bytes, streamed: frozenset[str]) -> tuple[dict[str, Any], d
         raise DocumentError("not JSON: empty document") from None
 
 
-def load(content: bytes, lists: tuple[str, ...]) -> Source:
+def load(content: bytes | bytearray, lists: tuple[str, ...]) -> Source:
     """`content` as a Source: whole when small, streamed when large."""
     if len(content) > STREAM_ABOVE_BYTES:
         return Source.streamed(content, lists)
