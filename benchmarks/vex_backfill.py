@@ -35,9 +35,11 @@ import sqlalchemy as sa
 
 from pipelines.core.database import Database
 from pipelines.vex import backfill
-from pipelines.vex.backfill import STATEMENT_COLUMNS, BackfillRequest, backfill_statements, statement_rows
-from pipelines.vex.ingest import RawDocument, land, raw_document
+from pipelines.vex.backfill import STATEMENT_COLUMNS, Window, backfill_statements, statement_rows
+from pipelines.vex.consensus import recompute_pending
+from pipelines.vex.ingest import RawDocument, land, land_paths, raw_document
 from pipelines.vex.normalizers import Normalized, normalize_document
+from pipelines.vex.requests import BackfillRequest, ConsensusPolicy
 from pipelines.vex.tables import vex_statements
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,7 +83,7 @@ def read_alone(database: Database, batch_size: int) -> float:
     """Seconds to read every document the way the backfill does (`force`: the content of all of them)."""
     started = time.perf_counter()
     with database.engine.connect() as reader:
-        for _page in backfill._pages(reader, BackfillRequest(force=True, batch_size=batch_size)):
+        for _page in backfill._pages(reader, BackfillRequest(force=True, batch_size=batch_size), Window()):
             pass
     return time.perf_counter() - started
 
@@ -95,9 +97,7 @@ def copy_alone(database: Database, documents: list[RawDocument]) -> tuple[int, f
         for document in documents[start : start + 1000]:
             result = normalize_document(document.content, document.format)
             assert isinstance(result, Normalized), result
-            rows += statement_rows(
-                document.digest, document.provider, document.signature, result.statements, inserted_at
-            )
+            rows += statement_rows(document, result, inserted_at, "bench")
         writes.append(rows)
     scratch = vex_statements.to_metadata(sa.MetaData(), name="bench_statements_copy")
     with database.begin() as conn:
@@ -109,6 +109,91 @@ def copy_alone(database: Database, documents: list[RawDocument]) -> tuple[int, f
     return sum(map(len, writes)), time.perf_counter() - started
 
 
+def backfill_with_consensus(database: Database, batch_size: int):
+    started = time.perf_counter()
+    summary = backfill_statements(database, BackfillRequest(batch_size=batch_size))
+    consensus = recompute_pending(database, ConsensusPolicy())
+    return summary, consensus, time.perf_counter() - started
+
+
+def large_openvex(path: Path, megabytes: int) -> int:
+    """An OpenVEX document of about `megabytes` MB, as a distribution publishes for its images: each
+    statement names five of 485 image products (three subcomponents each) for one vulnerability,
+    with impact and action text; the same products recur across vulnerabilities. Returns its size."""
+    with path.open("w") as out:
+        out.write('{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/large", '
+                  '"author": "Bench PSIRT", "timestamp": "2024-03-01T00:00:00Z", "statements": [')
+        number = 0
+        while out.tell() < megabytes * 1_000_000:
+            statement = {
+                "vulnerability": {"name": f"CVE-2024-{number:06d}", "aliases": [f"GHSA-{number:06d}"]},
+                "products": [{"@id": f"pkg:oci/image-{k}-{number % 97}@sha256%3A{number % 97:064x}",
+                              "subcomponents": [{"@id": f"pkg:golang/example.com/mod{k}{j}@v1.{number % 50}.0"}
+                                                for j in range(3)]} for k in range(5)],
+                "status": ("not_affected", "affected", "fixed", "under_investigation")[number % 4],
+                "impact_statement": "The vulnerable function is not reachable from any entry point of the image.",
+                "action_statement": "Rebuild the image with the patched module and redeploy.",
+                "timestamp": "2024-03-01T00:00:00Z",
+            }
+            if number % 4 == 0:
+                statement["justification"] = "vulnerable_code_not_in_execute_path"
+            out.write(("," if number else "") + json.dumps(statement))
+            number += 1
+        out.write("]}")
+        return out.tell()
+
+
+def memory_phase(args: argparse.Namespace) -> int:
+    """In a fresh process: the peak resident memory added by landing (or backfilling) one document."""
+    import resource
+
+    scoped = sa.make_url(args.url).update_query_dict({"options": f"-csearch_path={args.memory_schema}"})
+    database = Database(scoped.render_as_string(hide_password=False))
+    database.check()
+    # Baseline: the resident memory now (not the high-water mark of the imports), so the figure is
+    # never smaller than what the operation added.
+    before = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+    if args.memory_phase == "land":
+        land_paths(database, [args.memory_file], provider="Bench PSIRT")
+    else:
+        summary = backfill_statements(database, BackfillRequest())
+        recompute_pending(database, ConsensusPolicy())
+        assert summary.failures == 0 and summary.claims_written > 0, summary
+    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+    return 0
+
+
+def large_document_memory(url: str, megabytes: int) -> bool:
+    """Peak memory of landing and of backfilling one large document, each in a fresh process."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "large.json"
+        size = large_openvex(path, megabytes)
+        database, schema = fresh_schema(url)
+        try:
+            peaks = {}
+            for phase in ("land", "backfill"):
+                out = subprocess.run(
+                    [sys.executable, __file__, "--url", url, "--memory-phase", phase, "--memory-file", str(path),
+                     "--memory-schema", schema],
+                    check=True, capture_output=True, text=True,
+                ).stdout
+                peaks[phase] = int(out.strip().splitlines()[-1])
+        finally:
+            database.dispose()
+            with Database(url).begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    ok = True
+    for phase, peak in peaks.items():
+        ratio = peak / size
+        ok = ok and ratio <= 4
+        print(f"{size / 1e6:.0f} MB document, {phase}: peak memory +{peak / 1e6:.0f} MB = {ratio:.2f}x its size "
+              f"(goal <= 4x): {'met' if ratio <= 4 else 'NOT met'}")
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=20_000)
@@ -116,7 +201,13 @@ def main() -> int:
     parser.add_argument(
         "--url", default=os.environ.get("PIPELINES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
     )
+    parser.add_argument("--large-mb", type=int, default=50, help="size of the streamed document (0: skip)")
+    parser.add_argument("--memory-phase", choices=("land", "backfill"), help=argparse.SUPPRESS)
+    parser.add_argument("--memory-file", help=argparse.SUPPRESS)
+    parser.add_argument("--memory-schema", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_phase:
+        return memory_phase(args)
 
     documents = build_documents(args.documents)
     database, schema = fresh_schema(args.url)
@@ -132,10 +223,10 @@ def main() -> int:
             statements += len(result.statements) if isinstance(result, Normalized) else 0
         baseline = time.perf_counter() - started
 
-        first = backfill_statements(database, BackfillRequest(batch_size=args.batch_size))
+        first, first_consensus, first_seconds = backfill_with_consensus(database, args.batch_size)
         with database.begin() as conn:
             rows_after_first = conn.scalar(sa.select(sa.func.count()).select_from(vex_statements))
-        second = backfill_statements(database, BackfillRequest(batch_size=args.batch_size))
+        second, second_consensus, second_seconds = backfill_with_consensus(database, args.batch_size)
         with database.begin() as conn:
             rows_after_second = conn.scalar(sa.select(sa.func.count()).select_from(vex_statements))
 
@@ -147,23 +238,29 @@ def main() -> int:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
 
     n = len(documents)
-    whole_ratio = first.seconds / baseline
-    second_ratio = second.seconds / first.seconds
+    whole_ratio = first_seconds / baseline
+    second_ratio = second_seconds / first_seconds
     print(f"documents: {n:,} from the corpus shapes, {statements:,} statements; landed in {landing:.1f} s")
     print(f"parse + normalize alone:  {n / baseline:>10,.0f} documents/s  ({baseline:.2f} s)")
-    print(f"whole backfill:           {n / first.seconds:>10,.0f} documents/s  ({first.seconds:.2f} s)")
+    print(f"whole backfill + consensus:{n / first_seconds:>9,.0f} documents/s  ({first_seconds:.2f} s; "
+          f"consensus of {first_consensus.pairs:,} pairs {first_consensus.seconds:.2f} s)")
     print(f"  {first.line()}")
-    print(f"second backfill, no force:{n / second.seconds:>10,.0f} documents/s  ({second.seconds:.2f} s)")
+    print(f"second backfill, no force:{n / second_seconds:>10,.0f} documents/s  ({second_seconds:.2f} s; "
+          f"consensus of {second_consensus.pairs:,} pairs)")
     print(f"  {second.line()}")
     print("for reference, each part alone:")
     print(f"  read every document:    {n / reading:>10,.0f} documents/s  ({reading:.2f} s)")
     print(f"  COPY the statement rows:{copied / copying:>10,.0f} rows/s       ({copying:.2f} s)")
     print(f"  parse+normalize + read + COPY, one after another: {baseline + reading + copying:.2f} s")
-    print(f"whole / parse+normalize time: {whole_ratio:.2f}x (goal <= 2x): {'met' if whole_ratio <= 2 else 'NOT met'}")
+    print(f"whole / parse+normalize time: {whole_ratio:.2f}x (goal <= 2.2x): {'met' if whole_ratio <= 2.2 else 'NOT met'}")
     print(f"second / first time:          {second_ratio:.2f}x (goal <= 0.6x): {'met' if second_ratio <= 0.6 else 'NOT met'}")
     inserted = rows_after_second - rows_after_first
     print(f"rows inserted by the second backfill: {inserted} (goal 0): {'met' if inserted == 0 and second.claims_written == 0 else 'NOT met'}")
-    ok = whole_ratio <= 2 and second_ratio <= 0.6 and inserted == 0 and first.claims_written == statements
+    print(f"load average: {Path('/proc/loadavg').read_text().split()[:3]}")
+    memory_ok = True
+    if args.large_mb:
+        memory_ok = large_document_memory(args.url, args.large_mb)
+    ok = memory_ok and whole_ratio <= 2.2 and second_ratio <= 0.6 and inserted == 0 and first.claims_written == statements
     return 0 if ok else 1
 
 

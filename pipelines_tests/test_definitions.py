@@ -65,6 +65,8 @@ def test_workspace_yaml_loads_the_code_location_with_every_asset_schedule_and_se
         "study_exports_redrives": "study_exports",
         "vex_raw_documents": "vex",
         "vex_statements": "vex",
+        "vex_consensus": "vex",
+        "vex_rollback": "vex",
         "tenant_archives": "tenant_archives",
         "tenant_restore": "tenant_archives",
         "import_batches": "import_batches",
@@ -74,6 +76,7 @@ def test_workspace_yaml_loads_the_code_location_with_every_asset_schedule_and_se
         "study_exports_redrive_sensor",
         "vex_inbox_sensor",
         "vex_raw_documents_sensor",
+        "default_automation_condition_sensor",  # vex_consensus follows vex_statements (eager)
         "backup_jobs_sensor",
         "import_batches_inbox_sensor",
         "run_failure_alert",

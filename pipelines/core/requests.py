@@ -83,14 +83,6 @@ def shorten(value: Any, limit: int = MAX_VALUE_SHOWN) -> str:
     return f"{text[: limit - 20]}...({len(text):,} characters)"
 
 
-def _default(model: type[dg.Config]) -> Any:
-    """The model's all-defaults instance, or required (`...`) when a field has no default."""
-    try:
-        return model()
-    except pydantic.ValidationError:
-        return ...
-
-
 def request_job(
     name: str,
     *,

@@ -7,12 +7,15 @@ import sqlalchemy as sa
 from pipelines.core.resources import DatabaseResource, ObjectStoreResource
 from pipelines.vex.backfill import Window, backfill_statements
 from pipelines.vex.ingest import land_inbox, land_paths
-from pipelines.vex.requests import BackfillRequest, LandingRequest
+from pipelines.vex.consensus import conflicts, recompute_pending
+from pipelines.vex.requests import BackfillRequest, ConsensusPolicy, LandingRequest, RollbackRequest
+from pipelines.vex.rollback import rollback
 from pipelines.vex.partitions import vex_daily_partitions
 from pipelines.vex.tables import vex_raw_documents as raw_table
 from pipelines.vex.tables import vex_statements as statements_table
 
 FAILURES_CHECK = "vex_statements_without_failures"
+CONFLICTS_CHECK = "vex_consensus_without_conflicts"
 
 
 @dg.asset(group_name="vex", kinds={"postgres", "s3"})
@@ -49,7 +52,9 @@ def _vex_statements(
     `force`. Ends with the runbook's `Backfill completed: ...` line."""
     partitions = context.partition_time_window
     window = Window(partitions.start, partitions.end)
-    summary = backfill_statements(database.get_database(), config, window=window, logger=context.log)
+    summary = backfill_statements(
+        database.get_database(), config, window=window, run_id=context.run_id, logger=context.log
+    )
     context.log.info(summary.line())
     return dg.MaterializeResult(
         metadata={
@@ -102,3 +107,66 @@ def vex_statements_have_documents(database: DatabaseResource) -> dg.AssetCheckRe
     with database.get_database().begin() as conn:
         count = conn.scalar(orphans) or 0
     return dg.AssetCheckResult(passed=count == 0, metadata={"orphan_statements": dg.MetadataValue.int(count)})
+
+
+@dg.asset(
+    group_name="vex",
+    kinds={"postgres"},
+    deps=[vex_statements],
+    automation_condition=dg.AutomationCondition.eager(),
+    check_specs=[
+        dg.AssetCheckSpec(
+            CONFLICTS_CHECK,
+            asset="vex_consensus",
+            description="WARN listing the (vulnerability, product) pairs whose deciding providers conflict.",
+        )
+    ],
+)
+def vex_consensus(
+    context: dg.AssetExecutionContext, config: ConsensusPolicy, database: DatabaseResource
+) -> dg.MaterializeResult:
+    """One row per (vulnerability, product): the effective status across providers and documents, the
+    statements that decided it, and whether they conflict (policy: README "Consensus"). Recomputes
+    only the pairs that backfills and rollbacks changed since the last materialization."""
+    db = database.get_database()
+    summary = recompute_pending(db, config, logger=context.log)
+    conflict_count, listed = conflicts(db)
+    return dg.MaterializeResult(
+        metadata={
+            "pairs_recomputed": dg.MetadataValue.int(summary.pairs),
+            "conflicts_recomputed": dg.MetadataValue.int(summary.conflicts),
+            "duration_seconds": dg.MetadataValue.float(round(summary.seconds, 3)),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=CONFLICTS_CHECK,
+                passed=conflict_count == 0,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "conflicts": dg.MetadataValue.int(conflict_count),
+                    "first_conflicts": dg.MetadataValue.json(listed),
+                },
+            )
+        ],
+    )
+
+
+@dg.asset(group_name="vex", kinds={"postgres"})
+def vex_rollback(
+    context: dg.AssetExecutionContext, config: RollbackRequest, database: DatabaseResource
+) -> dg.MaterializeResult:
+    """A rollback of backfilled statements (the runbook's): deletes the statements of one run, or those
+    inserted in a window, and their documents' done-marks (raw documents stay, so a rerun brings
+    them back), then recomputes the consensus of the pairs they named. Each materialization
+    records what it removed."""
+    summary = rollback(database.get_database(), config)
+    report = summary.as_json(config)
+    context.log.info(f"vex rollback: {report}")
+    return dg.MaterializeResult(
+        metadata={
+            "statements_removed": dg.MetadataValue.int(0 if summary.dry_run else summary.statements),
+            "documents": dg.MetadataValue.int(len(summary.documents)),
+            "pairs_recomputed": dg.MetadataValue.int(summary.consensus.pairs if summary.consensus else 0),
+            "report": dg.MetadataValue.json(report),
+        }
+    )

@@ -1,10 +1,13 @@
 """`backfill-statements`: rebuild `vex_statements` from the raw documents (the seed's runbook).
 
 Raw documents stream in ascending (`retrieved_at`, `digest`), `batch_size` per page: with each
-document, whether it already has statements (then it is skipped unless `force`) and the content of
-the others, which are normalized. PostgreSQL reads the run through one server-side cursor, SQLite by
+document, the normalizer version that already did it (`vex_normalized_documents`; then it is
+skipped unless `force` or the version is older) and the content of the others, which are
+normalized (a large one is read apart, in pieces: `read_content`). One backfill runs at a time
+(`locks.exclusive`). PostgreSQL reads the run through one server-side cursor, SQLite by
 keyset pagination (one query per page); see `_pages`. A page's statements are bulk-inserted in one
-transaction (with `force`, the documents' old statements are deleted first, in that transaction). On
+transaction with the documents' done-marks and the consensus pairs they change (with `force` or a
+newer normalizer, the documents' old statements and marks are deleted first, in that transaction). On
 PostgreSQL the writes run on a second connection while the next pages are read and normalized, and the
 pages normalized while a write was in flight go together in the next one; see `_PageWriter`. A document
 that fails to parse or normalize is logged with its digest and counted; the rest of its page is still
@@ -12,7 +15,8 @@ written, and its old statements (if any) are kept.
 
 Counters (README "VEX statements"):
 - evaluated: raw documents read in the window (at most `max_documents`);
-- skipped: evaluated documents left alone because they already had statements (never with `force`);
+- skipped: evaluated documents left alone because the current normalizer version already did them
+  (`vex_normalized_documents`; never with `force`);
 - backfilled: evaluated documents normalized and whose statements were written (possibly none);
 - failures: evaluated documents that could not be parsed or normalized;
 - claims written: statement rows inserted.
@@ -25,6 +29,7 @@ import datetime as dt
 import logging
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,9 +40,11 @@ from psycopg.rows import namedtuple_row
 
 from pipelines.core.database import Database, TZDateTime
 from pipelines.core.progress import Progress
-from pipelines.vex.normalizers import NormalizeFailure, normalize_document
+from pipelines.vex.consensus import mark_pending_from
+from pipelines.vex.locks import exclusive
+from pipelines.vex.normalizers import NORMALIZER_VERSION, Normalized, NormalizeFailure, normalize_document
 from pipelines.vex.requests import MAX_BATCH_SIZE, BackfillRequest
-from pipelines.vex.tables import vex_raw_documents, vex_statements
+from pipelines.vex.tables import vex_normalized_documents, vex_raw_documents, vex_statements
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +60,17 @@ STATEMENT_COLUMNS = (
     "statement_at",
     "inserted_at",
     "signature",
+    "impact_statement",
+    "action_statement",
+    "aliases",
+    "document_at",
+    "retrieved_at",
+    "run_id",
 )
+# Documents larger than this are read apart from the page, in pieces of CONTENT_PIECE_BYTES.
+LARGE_CONTENT_BYTES = 4 * 1024 * 1024
+CONTENT_PIECE_BYTES = 1024 * 1024
+MARK_COLUMNS = ("digest", "normalizer_version", "statements", "normalized_at", "run_id")
 _FAILED_DIGESTS_KEPT = 20
 # PostgreSQL: documents per FETCH of the reading cursor; the next FETCH runs while these are normalized.
 FETCH_DOCUMENTS = 2000
@@ -71,6 +88,7 @@ class BackfillSummary:
     statements_skipped: int = 0
     seconds: float = 0.0
     failed_digests: list[str] = field(default_factory=list)
+    run_id: str = ""
 
     def line(self) -> str:
         return (
@@ -95,18 +113,26 @@ class Window:
 
 
 def backfill_statements(
-    database: Database, request: BackfillRequest, *, window: Window = Window(), logger: Any = None
+    database: Database,
+    request: BackfillRequest,
+    *,
+    window: Window = Window(),
+    run_id: str | None = None,
+    logger: Any = None,
 ) -> BackfillSummary:
-    """Normalize raw documents into statements, page by page; see the module docstring."""
+    """Normalize raw documents into statements, page by page; see the module docstring. Statements
+    and done-marks carry `run_id` (a Dagster run's id; a fresh one when not given), what
+    `vex rollback --run` deletes."""
     logger = logger or log
     started = time.monotonic()
-    summary = BackfillSummary()
+    summary = BackfillSummary(run_id=run_id or f"backfill-{uuid.uuid4().hex}")
     progress = Progress("vex documents evaluated", logger=logger)
     database.check()  # a connection problem is a ConfigurationError naming the setting
-    # One reading connection for the run and one writing connection, see `_PageWriter`.
-    with database.engine.connect() as reader, _PageWriter(database, summary) as writer:
+    # One backfill at a time (a second waits, then skips what the first did); one reading
+    # connection for the run and one writing connection, see `_PageWriter`.
+    with exclusive(database, "backfill"), database.engine.connect() as reader, _PageWriter(database, summary) as writer:
         for page in _pages(reader, request, window.within(request)):
-            writer.submit(_normalize_page(page, request.force, summary, logger))
+            writer.submit(_normalize_page(page, request.force, summary, logger, database))
             progress.advance(len(page))
     summary.seconds = time.monotonic() - started
     logger.info(summary.line())
@@ -188,23 +214,27 @@ def _documents_query(
     statements (one indexed probe per row, in the same query), and the content of the documents that
     will be normalized only."""
     raw = vex_raw_documents
-    # A correlated scalar subquery with LIMIT 1 is an index probe per row; PostgreSQL would run a plain
-    # EXISTS as a hashed subplan over the whole statements table.
-    first_statement = (
-        sa.select(sa.literal(1))
-        .where(vex_statements.c.document_digest == raw.c.digest)
-        .limit(1)
+    # A correlated scalar subquery on the marks' primary key is an index probe per row; PostgreSQL
+    # would run a join or EXISTS as a hashed subplan over the whole table.
+    done_version = (
+        sa.select(vex_normalized_documents.c.normalizer_version)
+        .where(vex_normalized_documents.c.digest == raw.c.digest)
         .scalar_subquery()
     )
-    has_statements = first_statement.is_not(None)
-    content = raw.c.content if request.force else sa.case((has_statements, sa.null()), else_=raw.c.content)
+    is_done = sa.func.coalesce(done_version, 0) >= NORMALIZER_VERSION
+    size = sa.func.length(raw.c.content)
+    # A large document's content is read apart, in pieces (see `read_content`): through the
+    # cursor it would sit in the driver's buffers twice beside its bytes.
+    skip_content = size > LARGE_CONTENT_BYTES if request.force else sa.or_(is_done, size > LARGE_CONTENT_BYTES)
+    content = sa.case((skip_content, sa.null()), else_=raw.c.content)
     query = sa.select(
         raw.c.digest,
         raw.c.retrieved_at,
         raw.c.provider,
         raw.c.format,
         raw.c.signature,
-        has_statements.label("has_statements"),
+        done_version.label("done_version"),
+        size.label("size"),
         content.label("content"),
     )
     if window.start is not None:
@@ -226,10 +256,12 @@ class _PageWrite:
 
     rows: list[tuple[Any, ...]]
     replaced: list[str]
+    marks: list[tuple[Any, ...]]
 
     def take(self, other: _PageWrite) -> None:
         self.rows += other.rows
         self.replaced += other.replaced
+        self.marks += other.marks
 
     def full(self) -> bool:
         """Take no more pages: a write holds at most 2 x `MAX_BATCH_SIZE` replaced documents, under
@@ -237,15 +269,34 @@ class _PageWrite:
         return len(self.rows) >= MAX_WRITE_STATEMENTS or len(self.replaced) >= MAX_BATCH_SIZE
 
 
-def _normalize_page(page: Sequence[Any], force: bool, summary: BackfillSummary, logger: Any) -> _PageWrite:
+def read_content(database: Database, digest: str, size: int) -> bytearray:
+    """A raw document's bytes read in `CONTENT_PIECE_BYTES` pieces into one buffer of its size."""
+    content = bytearray(size)
+    with database.engine.connect() as conn:
+        for start in range(0, size, CONTENT_PIECE_BYTES):
+            piece = conn.scalar(
+                sa.select(sa.func.substr(vex_raw_documents.c.content, start + 1, CONTENT_PIECE_BYTES)).where(
+                    vex_raw_documents.c.digest == digest
+                )
+            )
+            content[start : start + len(piece)] = piece
+    return content
+
+
+def _normalize_page(
+    page: Sequence[Any], force: bool, summary: BackfillSummary, logger: Any, database: Database
+) -> _PageWrite:
     summary.evaluated += len(page)
-    due = page if force else [row for row in page if not row.has_statements]
+    due = page if force else [row for row in page if (row.done_version or 0) < NORMALIZER_VERSION]
     summary.skipped += len(page) - len(due)
     inserted_at = dt.datetime.now(dt.timezone.utc)
     rows: list[tuple[Any, ...]] = []
-    normalized_digests: list[str] = []
+    replaced: list[str] = []
+    marks: list[tuple[Any, ...]] = []
     for row in due:
-        result = normalize_document(bytes(row.content), row.format)
+        content = row.content if row.content is not None else read_content(database, row.digest, row.size)
+        result = normalize_document(content, row.format)
+        del content
         if isinstance(result, NormalizeFailure):
             summary.failures += 1
             if len(summary.failed_digests) < _FAILED_DIGESTS_KEPT:
@@ -254,33 +305,52 @@ def _normalize_page(page: Sequence[Any], force: bool, summary: BackfillSummary, 
             continue
         for reason in result.skipped:
             logger.info("vex document %s: statement skipped: %s", row.digest, reason)
-        summary.statements_skipped += len(result.skipped)
+        summary.statements_skipped += result.skipped_count
         summary.backfilled += 1
-        normalized_digests.append(row.digest)
-        rows += statement_rows(row.digest, row.provider, row.signature, result.statements, inserted_at)
-    return _PageWrite(rows, normalized_digests if force else [])
+        if force or row.done_version is not None:
+            replaced.append(row.digest)  # its statements and mark of an earlier normalization go
+        marks.append((row.digest, NORMALIZER_VERSION, len(result.statements), inserted_at, summary.run_id))
+        rows += statement_rows(row, result, inserted_at, summary.run_id)
+        del result
+    return _PageWrite(rows, replaced, marks)
 
 
-def statement_rows(
-    digest: str, provider: str, signature: Any, statements: Sequence[Any], inserted_at: dt.datetime
-) -> list[tuple[Any, ...]]:
-    """One document's normalized statements as `vex_statements` rows, in `STATEMENT_COLUMNS` order."""
-    return [
-        (
-            digest,
-            s.vulnerability_id,
-            s.product_key,
-            s.status,
-            s.justification,
-            s.detail,
-            list(s.subcomponents) if s.subcomponents else None,
-            provider,
-            s.timestamp,
-            inserted_at,
-            signature,
+def statement_rows(document: Any, result: Normalized, inserted_at: dt.datetime, run_id: str) -> list[tuple[Any, ...]]:
+    """One document's normalized statements as `vex_statements` rows, in `STATEMENT_COLUMNS` order
+    (`result.statements` is emptied); `document` has the raw document's `digest`, `provider`, `signature` and `retrieved_at`."""
+    digest, provider, signature, retrieved_at = (
+        document.digest, document.provider, document.signature, document.retrieved_at
+    )
+    document_at = result.document_timestamp
+    rows = []
+    # Taken from the end of the statement list as the rows are made, so that a large document does
+    # not hold its statements and their rows at once.
+    statements = result.statements
+    while statements:
+        s = statements.pop()
+        rows.append(
+            (
+                digest,
+                s.vulnerability_id,
+                s.product_key,
+                s.status,
+                s.justification,
+                s.detail,
+                s.subcomponents or None,  # JSON arrays; the tuples are shared, not copied per row
+                provider,
+                s.timestamp,
+                inserted_at,
+                signature,
+                s.impact,
+                s.action,
+                s.aliases or None,
+                document_at,
+                retrieved_at,
+                run_id,
+            )
         )
-        for s in statements
-    ]
+    rows.reverse()
+    return rows
 
 
 class _PageWriter:
@@ -323,15 +393,27 @@ class _PageWriter:
             in_flight.result()
 
     def _write(self, write: _PageWrite) -> None:
+        """One transaction: the replaced documents' statements and marks out, the new ones in, and
+        the pairs whose consensus that changes recorded as pending (server-side, from the rows
+        themselves: the writes are serialized by the backfill lock, so the ids above the largest
+        before the COPY are this write's)."""
+        s = vex_statements
+        pair = (s.c.vulnerability_id, s.c.product_key)
         with self.conn.begin():
             _relax_commit_durability(self.conn)
             if write.replaced:
+                replaced = s.c.document_digest.in_(write.replaced)
+                mark_pending_from(self.conn, sa.select(*pair).where(replaced).distinct())
+                self.conn.execute(sa.delete(s).where(replaced))
                 self.conn.execute(
-                    sa.delete(vex_statements).where(vex_statements.c.document_digest.in_(write.replaced))
+                    sa.delete(vex_normalized_documents).where(vex_normalized_documents.c.digest.in_(write.replaced))
                 )
-            self.summary.claims_written += self.database.bulk_insert(
-                self.conn, vex_statements, write.rows, columns=STATEMENT_COLUMNS
-            )
+            last_id = self.conn.scalar(sa.select(sa.func.coalesce(sa.func.max(s.c.id), 0)))
+            written = self.database.bulk_insert(self.conn, s, write.rows, columns=STATEMENT_COLUMNS)
+            self.summary.claims_written += written
+            self.database.bulk_insert(self.conn, vex_normalized_documents, write.marks, columns=MARK_COLUMNS)
+            if written:
+                mark_pending_from(self.conn, sa.select(*pair).where(s.c.id > last_id).distinct())
 
     def __exit__(self, exc_type: Any, *_: Any) -> None:
         try:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
-from pipelines.vex.requests import DEFAULT_BATCH_SIZE, BackfillRequest, LandingRequest
+from pipelines.vex.requests import DEFAULT_BATCH_SIZE, BackfillRequest, LandingRequest, RollbackRequest
 
 
 @click.group("vex")
@@ -37,3 +39,29 @@ def ingest(paths: tuple[str, ...], provider: str | None) -> None:
     from pipelines.vex.runs import run_ingest
 
     click.echo(run_ingest(LandingRequest.parse({"paths": list(paths), "provider": provider})))
+
+
+@cli.command("statements")
+@click.argument("vulnerability_id", metavar="VULN_ID")
+@click.option("--product", default=None, metavar="KEY", help="Only this product (a purl matches with or without qualifiers).")
+def statements(vulnerability_id: str, product: str | None) -> None:
+    """Print the consensus of a vulnerability and the statements behind it, as JSON."""
+    from pipelines.vex.lookup import statements_of
+    from pipelines.vex.runs import ready_database
+
+    click.echo(json.dumps(statements_of(ready_database(), vulnerability_id, product), indent=2))
+
+
+@cli.command("rollback")
+@click.option("--run", "run_id", default=None, metavar="RUN_ID", help="Delete the statements this backfill run inserted.")
+@click.option("--inserted-since", default=None, metavar="ISO8601", help="Delete statements inserted on or after.")
+@click.option("--inserted-until", default=None, metavar="ISO8601", help="... and before this.")
+@click.option("--dry-run", is_flag=True, default=False, help="Print what would be removed; remove nothing.")
+def rollback(run_id: str | None, inserted_since: str | None, inserted_until: str | None, dry_run: bool) -> None:
+    """Delete what a backfill inserted (raw documents stay), print it, recompute the consensus."""
+    from pipelines.vex.runs import run_rollback
+
+    request = RollbackRequest.parse(
+        {"runId": run_id, "insertedSince": inserted_since, "insertedUntil": inserted_until, "dryRun": dry_run}
+    )
+    click.echo(json.dumps(run_rollback(request), indent=2))

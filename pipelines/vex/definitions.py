@@ -2,13 +2,19 @@
 
 import dagster as dg
 
-from pipelines.vex.assets import vex_raw_documents, vex_statements, vex_statements_have_documents
-from pipelines.vex.jobs import vex_landing_job
+from pipelines.vex.assets import (
+    vex_consensus,
+    vex_raw_documents,
+    vex_rollback,
+    vex_statements,
+    vex_statements_have_documents,
+)
+from pipelines.vex.jobs import vex_landing_job, vex_rollback_job
 from pipelines.vex.sensors import vex_inbox_sensor, vex_raw_documents_sensor
 
 defs = dg.Definitions(
-    assets=[vex_raw_documents, vex_statements],
+    assets=[vex_raw_documents, vex_statements, vex_consensus, vex_rollback],
     asset_checks=[vex_statements_have_documents],
-    jobs=[vex_landing_job],
+    jobs=[vex_landing_job, vex_rollback_job],
     sensors=[vex_inbox_sensor, vex_raw_documents_sensor],
 )

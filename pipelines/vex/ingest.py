@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 from pipelines.core.database import Database, insert_skipping_conflicts
 from pipelines.core.object_store import ObjectStore
 from pipelines.vex.errors import VexError
-from pipelines.vex.normalizers import FORMATS, detect_format, parse_json, provider_of
+from pipelines.vex.normalizers import FORMATS, detect_format, parse_header, provider_of
 from pipelines.vex.normalizers.base import DocumentError
 from pipelines.vex.requests import INBOX_PREFIX
 from pipelines.vex.tables import vex_raw_documents
@@ -90,7 +91,7 @@ def raw_document(
     if retrieved_at.tzinfo is None:
         raise VexError(f"retrieved_at: {retrieved_at.isoformat()} has no time zone")
     try:
-        parsed = parse_json(content)
+        parsed = parse_header(content)
     except DocumentError:
         parsed = None
     return RawDocument(
@@ -138,6 +139,12 @@ def land_inbox(
     """Land every object under `prefix`, then move it (and its signature sidecar) to `vex/landed/`."""
     retrieved_at = now or dt.datetime.now(dt.timezone.utc)
     keys = [info.key for info in store.list(prefix) if not info.key.endswith(SIGNATURE_SUFFIX)]
+    # Every sidecar is read and checked before anything lands: a bad one refuses the whole landing.
+    signatures = {
+        key: _signature(store.get_bytes(key + SIGNATURE_SUFFIX), key)
+        for key in keys
+        if store.exists(key + SIGNATURE_SUFFIX)
+    }
     summary = LandingSummary()
     for start in range(0, len(keys), LANDING_BATCH):
         chunk = keys[start : start + LANDING_BATCH]
@@ -147,9 +154,7 @@ def land_inbox(
                 f"{store.describe().rstrip('/')}/{key}",
                 retrieved_at,
                 provider=provider,
-                signature=_signature(store.get_bytes(key + SIGNATURE_SUFFIX), key)
-                if store.exists(key + SIGNATURE_SUFFIX)
-                else None,
+                signature=signatures.get(key),
             )
             for key in chunk
         ]
@@ -173,16 +178,17 @@ def land_paths(
     """Land local files (folders: every `*.json` below them). Files stay where they are."""
     files = list(files_to_land(paths))
     retrieved_at = now or dt.datetime.now(dt.timezone.utc)
+    # Every sidecar is read and checked before anything lands: a bad one refuses the whole landing.
+    signatures = {}
+    for path in files:
+        sidecar = path.with_name(path.name + SIGNATURE_SUFFIX)
+        if sidecar.is_file():
+            signatures[path] = _signature(sidecar.read_bytes(), str(path))
 
     def documents() -> Iterator[RawDocument]:
         for path in files:
-            sidecar = path.with_name(path.name + SIGNATURE_SUFFIX)
             yield raw_document(
-                path.read_bytes(),
-                path.resolve().as_uri(),
-                retrieved_at,
-                provider=provider,
-                signature=_signature(sidecar.read_bytes(), str(path)) if sidecar.is_file() else None,
+                path.read_bytes(), path.resolve().as_uri(), retrieved_at, provider=provider, signature=signatures.get(path)
             )
 
     return land(database, documents())
@@ -207,7 +213,30 @@ def _signature(content: bytes, document: str) -> dict[str, Any]:
         value = None
     if not isinstance(value, dict):
         raise VexError(f"signature of {document!r}: {SIGNATURE_SUFFIX} sidecar is not a JSON object")
+    if _has_nul(value):
+        raise VexError(
+            f"signature of {document!r}: {SIGNATURE_SUFFIX} sidecar holds a \\u0000 or a lone surrogate,"
+            " which JSON columns cannot store"
+        )
     return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item or _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _add(total: LandingSummary, part: LandingSummary) -> None:

@@ -6,12 +6,19 @@ request (`BackfillRequest`) is checked by Dagster's config schema at launch (typ
 and by the model when the step starts (bounds: a `batchSize` of 0 fails the run with one line)."""
 
 from pipelines.core.requests import request_job
-from pipelines.vex.assets import vex_raw_documents
-from pipelines.vex.requests import LandingRequest
+from pipelines.vex.assets import vex_raw_documents, vex_rollback
+from pipelines.vex.requests import LandingRequest, RollbackRequest
 
 vex_landing_job = request_job(
     "vex_landing_job",
     selection=[vex_raw_documents],
     requests={"vex_raw_documents": LandingRequest},
     description="Land raw VEX documents from the inbox (or local paths).",
+)
+
+vex_rollback_job = request_job(
+    "vex_rollback_job",
+    selection=[vex_rollback],
+    requests={"vex_rollback": RollbackRequest},
+    description="Delete the statements of one backfill run (runId) or an insertedAt window, then recompute the consensus.",
 )

@@ -136,3 +136,27 @@ class RollbackRequest(Request):
     def window(self) -> tuple[dt.datetime, dt.datetime]:
         assert self.inserted_since is not None and self.inserted_until is not None
         return dt.datetime.fromisoformat(self.inserted_since), dt.datetime.fromisoformat(self.inserted_until)
+
+
+class ConsensusPolicy(Request):
+    """How `vex_consensus` decides one answer per (vulnerability, product); see the README."""
+
+    error = VexError
+
+    trust_order: list[str] = Field(
+        default_factory=list,
+        alias="trustOrder",
+        description="Providers, most trusted first; unlisted providers come after, equal among themselves.",
+    )
+    recompute_all: bool = Field(
+        default=False,
+        alias="recomputeAll",
+        description="Recompute every pair (after changing trustOrder), not only those a backfill touched.",
+    )
+
+    def rank(self, provider: str) -> int:
+        """0 for the most trusted; every unlisted provider shares the last rank."""
+        try:
+            return self.trust_order.index(provider)
+        except ValueError:
+            return len(self.trust_order)

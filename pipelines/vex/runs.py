@@ -13,7 +13,8 @@ from pipelines.vex.backfill import BackfillSummary, retrieved_bounds
 from pipelines.vex.errors import VexError
 from pipelines.vex.ingest import files_to_land
 from pipelines.vex.partitions import START_DATE, partition_key_of
-from pipelines.vex.requests import BackfillRequest, LandingRequest
+from pipelines.vex.requests import BackfillRequest, ConsensusPolicy, LandingRequest, RollbackRequest
+from pipelines.vex.rollback import rollback
 from pipelines.vex.tables import vex_raw_documents
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -41,9 +42,9 @@ def run_backfill(request: BackfillRequest, *, instance: dg.DagsterInstance | Non
     first, last = (max(partition_key_of(b), START_DATE) for b in bounds)
     result = run_assets(
         defs(),
-        ["vex_statements"],
+        ["vex_statements", "vex_consensus"],
         instance=instance or cli_instance(),
-        run_config=dg.RunConfig(ops={"vex_statements": request}),
+        run_config=dg.RunConfig(ops={"vex_statements": request, "vex_consensus": ConsensusPolicy()}),
         tags={RANGE_START_TAG: first, RANGE_END_TAG: last},
     )
     return summary_of(result)
@@ -82,3 +83,22 @@ def run_ingest(request: LandingRequest, *, instance: dg.DagsterInstance | None =
     for event in result.get_asset_materialization_events():
         return event.step_materialization_data.materialization.metadata["summary"].value
     raise VexError("the vex_raw_documents run materialized nothing")
+
+
+def run_rollback(request: RollbackRequest, *, instance: dg.DagsterInstance | None = None) -> dict:
+    """A dry run counts in-process and writes nothing; a rollback runs `vex_rollback` (the same as
+    `vex_rollback_job`), so it is recorded beside the backfill it undoes. Returns the report."""
+    from pipelines.definitions import defs
+
+    database = ready_database()
+    if request.dry_run:
+        return rollback(database, request).as_json(request)
+    result = run_assets(
+        defs(),
+        ["vex_rollback"],
+        instance=instance or cli_instance(),
+        run_config=dg.RunConfig(ops={"vex_rollback": request}),
+    )
+    for event in result.get_asset_materialization_events():
+        return event.step_materialization_data.materialization.metadata["report"].value
+    raise VexError("the vex_rollback run materialized nothing")

@@ -152,5 +152,24 @@ def test_statement_rows_carry_the_document_provider_signature_and_times(database
         digest_of(content), "pkg:npm/a@1.0.5", "affected", None
     )
     assert (row.provider, row.signature, row.subcomponents) == ("Example PSIRT", {"alg": "ES256"}, None)
-    assert row.statement_at == dt.datetime(2024, 3, 1, tzinfo=UTC)
+    # The statement names no timestamp of its own; the document's and the retrieval's are kept beside it.
+    assert (row.statement_at, row.document_at, row.retrieved_at) == (None, dt.datetime(2024, 3, 1, tzinfo=UTC), at(3))
     assert row.inserted_at.tzinfo == UTC
+
+
+def test_large_documents_are_read_in_pieces_and_streamed_with_the_same_statements(database, monkeypatch):
+    from pipelines.vex.normalizers import source
+
+    raws = store_documents(database, [(openvex_document(n), at(1, 9, n)) for n in range(3)])
+    monkeypatch.setattr(backfill, "LARGE_CONTENT_BYTES", 100)  # every document is "large"
+    monkeypatch.setattr(backfill, "CONTENT_PIECE_BYTES", 37)  # pieces that split UTF-8 and tokens
+    monkeypatch.setattr(source, "STREAM_ABOVE_BYTES", 100)
+    assert counters(backfill_statements(database, BackfillRequest(batch_size=2))) == (3, 3, 6, 0, 0)
+    assert digests_with_statements(database) == {raw.digest for raw in raws}
+    with database.begin() as conn:
+        keys = sorted(conn.execute(sa.select(vex_statements.c.vulnerability_id, vex_statements.c.product_key)).all())
+    assert keys == [
+        ("CVE-2024-0000", "pkg:npm/a@1.0.0"), ("CVE-2024-0000", "pkg:npm/b@2.0.0"),
+        ("CVE-2024-0001", "pkg:npm/a@1.0.1"), ("CVE-2024-0001", "pkg:npm/b@2.0.1"),
+        ("CVE-2024-0002", "pkg:npm/a@1.0.2"), ("CVE-2024-0002", "pkg:npm/b@2.0.2"),
+    ]

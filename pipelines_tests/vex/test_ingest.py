@@ -86,3 +86,43 @@ def test_a_missing_path_is_refused_before_anything_is_written(database, corpus, 
 def test_an_unknown_format_is_refused():
     with pytest.raises(VexError, match="format: 'spdx' is not one of csaf, cyclonedx, openvex"):
         raw_document(b"{}", "test://x", at(1), format="spdx")
+
+
+@pytest.mark.parametrize("sidecar", [b'{"sig": "abc\\u0000def"}', b'{"sig": "\\ud800"}'], ids=["nul", "lone-surrogate"])
+def test_a_sidecar_json_columns_cannot_store_refuses_the_landing_and_writes_nothing(database, tmp_path, sidecar):
+    good, bad = tmp_path / "a.json", tmp_path / "b.json"
+    good.write_bytes(corpus_bytes("openvex/v020-1.vex.json"))
+    bad.write_bytes(corpus_bytes("openvex/v0.2.0.json"))
+    (tmp_path / "b.json.signature.json").write_bytes(sidecar)
+    with pytest.raises(VexError) as raised:
+        land_paths(database, [tmp_path])
+    assert str(raised.value) == (
+        f"signature of '{bad}': .signature.json sidecar holds a \\u0000 or a lone surrogate, which JSON columns cannot store"
+    )
+    assert raw_rows(database) == {}
+
+
+def test_a_prefix_outside_the_store_is_refused_before_any_file_is_opened(monkeypatch):
+    import builtins
+
+    from pipelines.vex.requests import LandingRequest
+
+    opened: list = []
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", lambda *a, **k: opened.append(a) or real_open(*a, **k))
+    for prefix in ("/etc/", "../../etc/", "vex/../../../etc/"):
+        with pytest.raises(VexError, match=f"prefix: '{prefix}': is not a relative object-store prefix"):
+            LandingRequest.parse({"prefix": prefix})
+    assert opened == []
+
+
+def test_a_provider_that_is_not_utf8_is_one_line(database, monkeypatch, capsys, tmp_path):
+    from pipelines.cli import main
+
+    monkeypatch.setenv("PIPELINES_DATABASE_URL", database.url.render_as_string(hide_password=False))
+    path = tmp_path / "a.json"
+    path.write_bytes(corpus_bytes("openvex/v020-1.vex.json"))
+    # What the shell hands Python for the bytes b"Bad\xff": a lone surrogate (surrogateescape).
+    assert main(["vex", "ingest", str(path), "--provider", "Bad\udcff"]) == 2
+    assert capsys.readouterr().err.strip() == "error: provider: 'Bad\\udcff': is not valid UTF-8 text"
+    assert raw_rows(database) == {}

@@ -6,10 +6,9 @@ statements were skipped) or `NormalizeFailure` (why the document as a whole was 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from pipelines.vex.normalizers import csaf, cyclonedx, openvex
+from pipelines.vex.normalizers import csaf, cyclonedx, openvex, source
 from pipelines.vex.normalizers.base import (
     FORMATS,
     JUSTIFICATIONS,
@@ -29,24 +28,25 @@ __all__ = [
     "Normalized",
     "Statement",
     "detect_format",
+    "NORMALIZER_VERSION",
     "normalize_document",
-    "parse_json",
+    "parse_header",
     "provider_of",
 ]
 
+# Raise it when a rule changes what a document normalizes to: the backfill then reprocesses every
+# document normalized by an older version (without --force). 2: issue 14's rules.
+NORMALIZER_VERSION = 2
+
 _NORMALIZERS = {"csaf": csaf.normalize, "cyclonedx": cyclonedx.normalize, "openvex": openvex.normalize}
+# The top-level lists a large document's normalizer reads item by item, never whole.
+_STREAMED_LISTS = tuple(dict.fromkeys(csaf.LISTS + cyclonedx.LISTS + openvex.LISTS))
 
 
-def parse_json(content: bytes) -> Any:
-    """The JSON value of a document's bytes; `DocumentError` when they are not JSON."""
-    try:
-        return json.loads(content)
-    except UnicodeDecodeError as exc:
-        raise DocumentError(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
-    except json.JSONDecodeError as exc:
-        raise DocumentError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except RecursionError:
-        raise DocumentError("not usable JSON: nested too deeply") from None
+def parse_header(content: bytes) -> dict[str, Any]:
+    """A document's top-level object (without its big lists when it is large: enough to detect the
+    format and the provider); `DocumentError` when it is not a JSON object."""
+    return source.load(content, _STREAMED_LISTS).header
 
 
 def detect_format(document: Any) -> str | None:
@@ -86,15 +86,13 @@ def provider_of(document: Any) -> str | None:
 def normalize_document(content: bytes, format: str | None = None) -> Normalized | NormalizeFailure:
     """Parse and normalize one raw document; `format` (as stored) wins over detection."""
     try:
-        document = parse_json(content)
-        chosen = format or detect_format(document)
+        document = source.load(content, _STREAMED_LISTS)
+        chosen = format or detect_format(document.header)
         if chosen is None:
             raise DocumentError("JSON of none of the formats csaf, cyclonedx, openvex")
         normalizer = _NORMALIZERS.get(chosen)
         if normalizer is None:
             raise DocumentError(f"unknown format {chosen!r}: expected one of {', '.join(FORMATS)}")
-        if not isinstance(document, dict):
-            raise DocumentError(f"a {chosen} document must be a JSON object")
         return normalizer(document)
     except DocumentError as exc:
         return NormalizeFailure(str(exc), format)

@@ -27,13 +27,16 @@ FORMATS = ("csaf", "cyclonedx", "openvex")
 # Column widths of `vex_statements`: a longer id or key is a skipped statement, not a failed batch.
 MAX_VULNERABILITY_ID = 200
 MAX_PRODUCT_KEY = 2000
+# Skip reasons kept per document (the rest are counted): a large document's thousands of
+# superseded statements must not hold thousands of strings.
+MAX_REASONS_KEPT = 100
 
 
 class DocumentError(ValueError):
     """The document as a whole cannot be normalized; the message says where and why."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Statement:
     """One claim: `status` of `vulnerability_id` for `product_key`, as a document states it."""
 
@@ -44,6 +47,9 @@ class Statement:
     detail: str | None = None
     timestamp: dt.datetime | None = None
     subcomponents: tuple[str, ...] = ()
+    impact: str | None = None
+    action: str | None = None
+    aliases: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -52,30 +58,58 @@ class Statement:
 
 @dataclass
 class Normalized:
-    """A document's statements, and why the statements that were dropped were dropped."""
+    """A document's statements (with the document's own timestamp), and why the statements that were
+    dropped were dropped."""
 
     format: str
     statements: list[Statement] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    document_timestamp: dt.datetime | None = None
+    # Statements skipped in all (`skipped` keeps the first MAX_REASONS_KEPT reasons).
+    skipped_count: int = 0
 
-    def add(self, statement: Statement, where: str) -> None:
-        """Keep the first statement per (vulnerability, product); a repeat is a skip, not a crash."""
+    def add(self, statement: Statement, where: str, *, supersede: bool = False) -> None:
+        """Keep one statement per (vulnerability, product). A repeat is a skip, not a crash; with
+        `supersede` (OpenVEX: statements form a sequence, each overriding the earlier ones) the later
+        statement replaces the earlier one: later by timestamp, the later in the document on a tie or
+        where a timestamp is missing."""
         if len(statement.vulnerability_id) > MAX_VULNERABILITY_ID or len(statement.product_key) > MAX_PRODUCT_KEY:
-            self.skipped.append(f"{where}: vulnerability id or product key longer than the table allows")
+            self._reason(f"{where}: vulnerability id or product key longer than the table allows")
             return
-        if statement.key in self._seen:
-            self.skipped.append(
-                f"{where}: duplicate statement for {statement.vulnerability_id} / {statement.product_key}"
-            )
+        index = self._seen.get(statement.key)
+        if index is None:
+            self._seen[statement.key] = len(self.statements)
+            self.statements.append(statement)
             return
-        self._seen.add(statement.key)
-        self.statements.append(statement)
+        label = f"{statement.vulnerability_id} / {statement.product_key}"
+        if not supersede:
+            self._reason(f"{where}: duplicate statement for {label}")
+            return
+        earlier = self.statements[index]
+        if earlier.timestamp and statement.timestamp and statement.timestamp < earlier.timestamp:
+            self._reason(f"{where}: superseded by a later statement for {label}")
+            return
+        self._reason(f"{where}: supersedes an earlier statement for {label}")
+        self.statements[index] = statement
 
     def skip(self, where: str, reason: str) -> None:
-        self.skipped.append(f"{where}: {reason}")
+        self._reason(f"{where}: {reason}")
+
+    def shared(self, value: str | None) -> str | None:
+        """One string object per distinct value in this document: a large document names the same
+        products and subcomponents in thousands of statements, and each row must not own a copy."""
+        if value is None:
+            return None
+        return self._strings.setdefault(value, value)
+
+    def _reason(self, reason: str) -> None:
+        self.skipped_count += 1
+        if len(self.skipped) < MAX_REASONS_KEPT:
+            self.skipped.append(reason)
 
     def __post_init__(self) -> None:
-        self._seen: set[tuple[str, str]] = {s.key for s in self.statements}
+        self._seen: dict[tuple[str, str], int] = {s.key: i for i, s in enumerate(self.statements)}
+        self._strings: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,12 @@
   -> under_investigation. `recommended` names a version to install, not a status, and is ignored.
 - Justification: the `flags[].label` naming the product (CSAF labels are OpenVEX justifications), for
   not_affected statements only.
-- Detail: the `details` of the `threats[]` of category `impact` naming the product, else those of the
-  `remediations[]` naming it (several joined by a newline).
-- Vulnerability id: `cve`, else the first `ids[].text`. Timestamp: `document.tracking.current_release_date`.
+- Impact: the `details` of the `threats[]` of category `impact` naming the product; action: the
+  `remediations[]` naming it, as `<category>: <details>` (several joined by a newline).
+- Vulnerability id: `cve`, else the first `ids[].text` (a vulnerability may have only `ids`); the
+  other `ids[].text` are its aliases.
+- Timestamps: the statement's, the `date` of the flag naming the product; the document's,
+  `document.tracking.current_release_date`.
 """
 
 from __future__ import annotations
@@ -21,15 +24,17 @@ from typing import Any
 
 from pipelines.vex.normalizers.base import (
     JUSTIFICATIONS,
+    DocumentError,
     Normalized,
     Statement,
-    as_list,
     as_object,
-    objects,
     parse_timestamp,
     strings,
     text,
 )
+from pipelines.vex.normalizers.source import Source
+
+LISTS = ("vulnerabilities",)
 
 _STATUS = {
     "known_not_affected": "not_affected",
@@ -44,18 +49,26 @@ _IGNORED_STATUS = ("recommended",)
 _VERSION_BRANCHES = ("product_version", "product_version_range")
 
 
-def normalize(document: dict[str, Any]) -> Normalized:
+def normalize(source: Source) -> Normalized:
     result = Normalized("csaf")
-    header = as_object(document.get("document"), "document")
+    header = as_object(source.get("document"), "document")
     tracking = header.get("tracking")
-    timestamp = parse_timestamp(tracking.get("current_release_date")) if isinstance(tracking, dict) else None
-    tree = document.get("product_tree")
+    result.document_timestamp = (
+        parse_timestamp(tracking.get("current_release_date")) if isinstance(tracking, dict) else None
+    )
+    tree = source.get("product_tree")
     tree = as_object(tree, "product_tree") if tree is not None else {}
     products = _product_keys(tree, result)
     groups = _product_groups(tree, result)
-    vulnerabilities = as_list(document.get("vulnerabilities"), "vulnerabilities")
-    for path, vulnerability in objects(vulnerabilities, "vulnerabilities", result):
-        _vulnerability_statements(path, vulnerability, products, groups, timestamp, result)
+    vulnerabilities = source.items("vulnerabilities")
+    if vulnerabilities is None:
+        raise DocumentError("vulnerabilities is null, expected a list")
+    for index, vulnerability in enumerate(vulnerabilities):
+        path = f"vulnerabilities[{index}]"
+        if not isinstance(vulnerability, dict):
+            result.skip(path, "is not an object")
+            continue
+        _vulnerability_statements(path, vulnerability, products, groups, result)
     return result
 
 
@@ -64,10 +77,11 @@ def _vulnerability_statements(
     vulnerability: dict[str, Any],
     products: dict[str, str],
     groups: dict[str, list[str]],
-    timestamp: Any,
     result: Normalized,
 ) -> None:
-    vulnerability_id = text(vulnerability.get("cve")) or _first_id(vulnerability.get("ids"))
+    ids = [text(item.get("text")) for item in _list(vulnerability.get("ids")) if isinstance(item, dict)]
+    ids = [i for i in ids if i is not None]
+    vulnerability_id = text(vulnerability.get("cve")) or (ids[0] if ids else None)
     if vulnerability_id is None:
         result.skip(path, "no vulnerability id (neither cve nor ids[].text)")
         return
@@ -75,9 +89,11 @@ def _vulnerability_statements(
     if not isinstance(product_status, dict):
         result.skip(path, f"{vulnerability_id} has no product_status object")
         return
+    aliases = tuple(i for i in dict.fromkeys(ids) if i != vulnerability_id)
     justifications = _by_product(vulnerability.get("flags"), "label", groups, lambda f: True)
+    flag_dates = _by_product(vulnerability.get("flags"), "date", groups, lambda f: True)
     impacts = _by_product(vulnerability.get("threats"), "details", groups, lambda t: t.get("category") == "impact")
-    remediations = _by_product(vulnerability.get("remediations"), "details", groups, lambda r: True)
+    remediations = _by_product(vulnerability.get("remediations"), "details", groups, lambda r: True, labelled=True)
     for category, product_ids in product_status.items():
         where = f"{path}.product_status.{category}"
         if category in _IGNORED_STATUS:
@@ -98,30 +114,28 @@ def _vulnerability_statements(
             if status == "not_affected":
                 labels = [j for j in justifications.get(product_id, []) if j in JUSTIFICATIONS]
                 justification = labels[0] if labels else None
-            details = impacts.get(product_id) or remediations.get(product_id) or []
+            impact, action = impacts.get(product_id), remediations.get(product_id)
+            dates = [d for d in (parse_timestamp(v) for v in flag_dates.get(product_id, [])) if d is not None]
             result.add(
                 Statement(
                     vulnerability_id=vulnerability_id,
                     product_key=key,
                     status=status,
                     justification=justification,
-                    detail="\n".join(details) if details else None,
-                    timestamp=timestamp,
+                    timestamp=max(dates) if dates else None,
+                    impact="\n".join(impact) if impact else None,
+                    action="\n".join(action) if action else None,
+                    aliases=aliases,
                 ),
                 f"{where}[{index}]",
             )
 
 
-def _first_id(ids: Any) -> str | None:
-    if isinstance(ids, list):
-        for item in ids:
-            if isinstance(item, dict) and text(item.get("text")):
-                return text(item.get("text"))
-    return None
-
-
-def _by_product(entries: Any, field: str, groups: dict[str, list[str]], keep: Any) -> dict[str, list[str]]:
-    """product id -> the `field` values of the entries (flags, threats, remediations) naming it."""
+def _by_product(
+    entries: Any, field: str, groups: dict[str, list[str]], keep: Any, *, labelled: bool = False
+) -> dict[str, list[str]]:
+    """product id -> the `field` values of the entries (flags, threats, remediations) naming it;
+    `labelled`: each value as `<category>: <value>`."""
     found: dict[str, list[str]] = {}
     if not isinstance(entries, list):
         return found
@@ -131,6 +145,8 @@ def _by_product(entries: Any, field: str, groups: dict[str, list[str]], keep: An
         value = text(entry.get(field))
         if value is None:
             continue
+        if labelled and text(entry.get("category")):
+            value = f"{text(entry.get('category'))}: {value}"
         ids = strings(entry.get("product_ids"))
         for group in strings(entry.get("group_ids")):
             ids.extend(groups.get(group, []))

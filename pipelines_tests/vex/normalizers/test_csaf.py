@@ -15,11 +15,15 @@ LOG4SHELL = "CVE-2021-44228"
 TRECK_LINUX = "Linux TCP/IP used and therefore not vulnerable."
 IPV6 = "IPv6 is not supported and code is not present."
 REWRITTEN = "This code was re-written. The vulnerable code is not present."
-UPSTREAM = "We are working to integrate the upstream patches in our code."
+UPSTREAM = "none_available: We are working to integrate the upstream patches in our code."
 
 
-def statement(vulnerability: str, product: str, status: str, detail: str | None = None) -> Statement:
-    return Statement(vulnerability, product, status, None, detail, RELEASED)
+def statement(
+    vulnerability: str, product: str, status: str, impact: str | None = None, action: str | None = None
+) -> Statement:
+    """The corpus documents date no flag: statements carry no timestamp of their own (the document's
+    is `RELEASED`)."""
+    return Statement(vulnerability, product, status, impact=impact, action=action)
 
 
 
@@ -33,7 +37,7 @@ def statement(vulnerability: str, product: str, status: str, detail: str | None 
                     LOG4SHELL,
                     "DEF@1.0",
                     "affected",
-                    "Customers should update to version 1.1 of product DEF which fixes the issue.",
+                    action="vendor_fix: Customers should update to version 1.1 of product DEF which fixes the issue.",
                 )
             ],
         ),
@@ -46,9 +50,9 @@ def statement(vulnerability: str, product: str, status: str, detail: str | None 
         (
             "2022-evd-uc-04-001.json",
             [
-                statement(LOG4SHELL, "ABC@2.4", "affected", "Update to version 4.2 or later."),
-                statement(LOG4SHELL, "ABC@2.6", "affected", "Update to version 4.2 or later."),
-                statement(LOG4SHELL, "ABC@vers:generic/>=2.9|<=4.1", "affected", "Update to version 4.2 or later."),
+                statement(LOG4SHELL, "ABC@2.4", "affected", action="vendor_fix: Update to version 4.2 or later."),
+                statement(LOG4SHELL, "ABC@2.6", "affected", action="vendor_fix: Update to version 4.2 or later."),
+                statement(LOG4SHELL, "ABC@vers:generic/>=2.9|<=4.1", "affected", action="vendor_fix: Update to version 4.2 or later."),
             ],
         ),
         ("2022-evd-uc-05-001.json", [statement(LOG4SHELL, "XYZ@vers:all/*", "under_investigation")]),
@@ -58,6 +62,7 @@ def statement(vulnerability: str, product: str, status: str, detail: str | None 
 def test_use_case_documents_give_one_statement_per_product(relative, expected):
     result = normalized(f"csaf/{relative}")
     assert result.statements == expected
+    assert result.document_timestamp == RELEASED
     assert result.skipped == []
 
 
@@ -91,7 +96,7 @@ def test_use_case_3_mixes_every_status_for_ghi_17_4():
     expected = [
         statement("CVE-2020-11896", "GHI@17.4", "under_investigation"),
         statement("CVE-2020-11897", "GHI@17.4", "not_affected", IPV6),
-        statement("CVE-2020-11898", "GHI@17.4", "affected", UPSTREAM),
+        statement("CVE-2020-11898", "GHI@17.4", "affected", action=UPSTREAM),
         statement("CVE-2020-11899", "GHI@17.4", "not_affected", IPV6),
         statement("CVE-2020-11900", "GHI@17.4", "under_investigation"),
         statement("CVE-2020-11901", "GHI@17.4", "fixed"),
@@ -100,11 +105,11 @@ def test_use_case_3_mixes_every_status_for_ghi_17_4():
         statement("CVE-2020-11904", "GHI@17.4", "under_investigation"),
         statement("CVE-2020-11905", "GHI@17.4", "not_affected", IPV6),
         statement("CVE-2020-11906", "GHI@17.4", "not_affected", REWRITTEN),
-        statement("CVE-2020-11907", "GHI@17.4", "affected", UPSTREAM),
+        statement("CVE-2020-11907", "GHI@17.4", "affected", action=UPSTREAM),
         statement("CVE-2020-11908", "GHI@17.4", "under_investigation"),
-        statement("CVE-2020-11909", "GHI@17.4", "affected", UPSTREAM),
-        statement("CVE-2020-11910", "GHI@17.4", "affected", UPSTREAM),
-        statement("CVE-2020-11911", "GHI@17.4", "affected", UPSTREAM),
+        statement("CVE-2020-11909", "GHI@17.4", "affected", action=UPSTREAM),
+        statement("CVE-2020-11910", "GHI@17.4", "affected", action=UPSTREAM),
+        statement("CVE-2020-11911", "GHI@17.4", "affected", action=UPSTREAM),
         statement("CVE-2020-11912", "GHI@17.4", "fixed"),
         statement("CVE-2020-11913", "GHI@17.4", "not_affected", IPV6),
         statement("CVE-2020-11914", "GHI@17.4", "fixed"),
@@ -174,10 +179,11 @@ def test_purl_helpers_relationships_groups_and_flags_are_resolved():
     ]
     at = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
     result = normalize_document(_document(tree, vulnerabilities))
+    assert result.document_timestamp == at
     assert result.statements == [
-        Statement("ACME-2024-7", "pkg:generic/acme/widget@3.1", "not_affected", "vulnerable_code_not_in_execute_path", None, at),
-        Statement("ACME-2024-7", "cpe:2.3:o:acme:os:9:*:*:*:*:*:*:*", "not_affected", "vulnerable_code_not_in_execute_path", None, at),
-        Statement("ACME-2024-7", "Acme widget 3.1 on Acme OS 9", "not_affected", "vulnerable_code_not_in_execute_path", None, at),
+        Statement("ACME-2024-7", "pkg:generic/acme/widget@3.1", "not_affected", "vulnerable_code_not_in_execute_path"),
+        Statement("ACME-2024-7", "cpe:2.3:o:acme:os:9:*:*:*:*:*:*:*", "not_affected", "vulnerable_code_not_in_execute_path"),
+        Statement("ACME-2024-7", "Acme widget 3.1 on Acme OS 9", "not_affected", "vulnerable_code_not_in_execute_path"),
     ]
 
 

@@ -17,13 +17,14 @@ UNREACHABLE = (
     "either directly or indirectly."
 )
 NOT_IN_PATH = "vulnerable_code_not_in_execute_path"  # from code_not_reachable
+RESPONSE = "response: will_not_fix, update"  # analysis.response
 
 
 
 @pytest.mark.parametrize(
     ("relative", "expected"),
     [
-        ("use-case-1.vex.json", [Statement(CVE, "Acme Product@2.4.0", "not_affected", NOT_IN_PATH, UNREACHABLE, JAN_13)]),
+        ("use-case-1.vex.json", [Statement(CVE, "Acme Product@2.4.0", "not_affected", NOT_IN_PATH, impact=UNREACHABLE, action=RESPONSE)]),
         (
             "use-case-2.vex.json",
             [
@@ -32,31 +33,31 @@ NOT_IN_PATH = "vulnerable_code_not_in_execute_path"  # from code_not_reachable
                     "Acme Product@2.4.0",
                     "affected",
                     None,
-                    "This version of Acme Product is affected by the vulnerability. "
+                    impact="This version of Acme Product is affected by the vulnerability. "
                     "Customers are advised to upgrade to the latest release.",
-                    JAN_13,
+                    action=RESPONSE,
                 )
             ],
         ),
-        ("use-case-3.vex.json", [Statement(CVE, "Acme Product@2.4.0", "under_investigation", None, None, JAN_13)]),
+        ("use-case-3.vex.json", [Statement(CVE, "Acme Product@2.4.0", "under_investigation")]),
         (
             "use-case-4.vex.json",
-            [Statement(CVE, "Acme Product@vers:semver/>=2.2.0|<=2.4.0", "not_affected", NOT_IN_PATH, UNREACHABLE, JAN_13)],
+            [Statement(CVE, "Acme Product@vers:semver/>=2.2.0|<=2.4.0", "not_affected", NOT_IN_PATH, impact=UNREACHABLE, action=RESPONSE)],
         ),
         (
             "use-case-5.vex.json",
             [
-                Statement(CVE, "Acme Product@vers:semver/<7.0.0|>=1.5.0", "affected", None, None, JAN_13),
-                Statement(CVE, "Acme Product@vers:semver/<1.5.0|>=7.0.0", "not_affected", NOT_IN_PATH, UNREACHABLE, JAN_13),
+                Statement(CVE, "Acme Product@vers:semver/<7.0.0|>=1.5.0", "affected"),
+                Statement(CVE, "Acme Product@vers:semver/<1.5.0|>=7.0.0", "not_affected", NOT_IN_PATH, impact=UNREACHABLE, action=RESPONSE),
             ],
         ),
         (
             # BOM-Links into other BOMs are kept as written; the document has no metadata timestamp.
             "use-case-6.vex.json",
             [
-                Statement(CVE, "urn:cdx:2c385cf7-e1ee-46e9-a51c-13de1ecb380a/1#acme-product-1", "not_affected", NOT_IN_PATH, UNREACHABLE, None),
-                Statement(CVE, "urn:cdx:6ffac0b2-5246-4fb9-a6fe-7993041856a0/1#acme-product-2", "not_affected", NOT_IN_PATH, UNREACHABLE, None),
-                Statement(CVE, "urn:cdx:240b5b0b-917d-4f48-816c-97e1944d8079/1#acme-product-3", "not_affected", NOT_IN_PATH, UNREACHABLE, None),
+                Statement(CVE, "urn:cdx:2c385cf7-e1ee-46e9-a51c-13de1ecb380a/1#acme-product-1", "not_affected", NOT_IN_PATH, impact=UNREACHABLE, action=RESPONSE),
+                Statement(CVE, "urn:cdx:6ffac0b2-5246-4fb9-a6fe-7993041856a0/1#acme-product-2", "not_affected", NOT_IN_PATH, impact=UNREACHABLE, action=RESPONSE),
+                Statement(CVE, "urn:cdx:240b5b0b-917d-4f48-816c-97e1944d8079/1#acme-product-3", "not_affected", NOT_IN_PATH, impact=UNREACHABLE, action=RESPONSE),
             ],
         ),
     ],
@@ -65,7 +66,7 @@ NOT_IN_PATH = "vulnerable_code_not_in_execute_path"  # from code_not_reachable
 def test_use_case_documents_give_their_statements(relative, expected):
     result = normalized(f"cyclonedx/{relative}")
     assert result.statements == expected
-    assert result.skipped == []
+    assert result.document_timestamp == (None if relative == "use-case-6.vex.json" else JAN_13)
 
 
 def test_use_case_7_names_no_product_so_its_statement_is_skipped():
@@ -98,9 +99,10 @@ def test_nested_components_purls_and_every_state_map_to_openvex():
         Statement("CVE-2", "cpe:2.3:a:example:inner:3:*:*:*:*:*:*:*", "not_affected",
                   "vulnerable_code_cannot_be_controlled_by_adversary", None, None),
         Statement("CVE-3", "app@1", "fixed", None, None, None),
+        Statement("CVE-4", "ghost", "affected"),
     ]
     assert result.skipped == [
-        "vulnerabilities[3].affects[0]: ref 'ghost' matches no bom-ref in the document",
+        "vulnerabilities[3].affects[0]: ref 'ghost' matches no bom-ref: kept as the product key as written",
         "vulnerabilities[4]: no vulnerability id",
         "vulnerabilities[5]: CVE-6: analysis.state 'maybe' is not a VEX state",
     ]

@@ -45,7 +45,7 @@ def test_json_of_no_known_format_fails():
     assert normalize_document(b'{"spdxVersion": "SPDX-2.3"}') == NormalizeFailure(
         "JSON of none of the formats csaf, cyclonedx, openvex"
     )
-    assert normalize_document(b"[1, 2]") == NormalizeFailure("JSON of none of the formats csaf, cyclonedx, openvex")
+    assert normalize_document(b"[1, 2]") == NormalizeFailure("a document must be a JSON object, not a list")
 
 
 def test_a_stored_format_wins_over_detection():

@@ -19,12 +19,13 @@ REMOVED = "affected functions were removed before packaging"
 def test_v0_2_0_gives_five_alpine_statements_with_their_subcomponents():
     result = normalized("openvex/v0.2.0.json")
     assert result.statements == [
-        Statement("CVE-2023-1255", ALPINE, "fixed", None, None, DOCUMENT_TIME, LIBS),
-        Statement("CVE-2023-2650", ALPINE, "fixed", None, None, DOCUMENT_TIME, LIBS),
-        Statement("CVE-2023-2975", ALPINE, "fixed", None, None, DOCUMENT_TIME, LIBS),
-        Statement("CVE-2023-3446", ALPINE, "not_affected", "vulnerable_code_not_present", REMOVED, DOCUMENT_TIME, LIBS),
-        Statement("CVE-2023-3817", ALPINE, "not_affected", "vulnerable_code_not_present", REMOVED, DOCUMENT_TIME, LIBS),
+        Statement("CVE-2023-1255", ALPINE, "fixed", subcomponents=LIBS),
+        Statement("CVE-2023-2650", ALPINE, "fixed", subcomponents=LIBS),
+        Statement("CVE-2023-2975", ALPINE, "fixed", subcomponents=LIBS),
+        Statement("CVE-2023-3446", ALPINE, "not_affected", "vulnerable_code_not_present", subcomponents=LIBS, impact=REMOVED),
+        Statement("CVE-2023-3817", ALPINE, "not_affected", "vulnerable_code_not_present", subcomponents=LIBS, impact=REMOVED),
     ]
+    assert result.document_timestamp == DOCUMENT_TIME
     assert result.skipped == []
 
 
@@ -57,7 +58,7 @@ def test_string_vulnerabilities_products_and_identifiers_are_read():
     }
     result = normalize_document(json.dumps(document).encode())
     assert result.statements == [
-        Statement("CVE-2022-1", "pkg:deb/debian/curl@7.0", "affected", None, "Upgrade to 7.1", None, ("pkg:deb/debian/libcurl@7.0",)),
+        Statement("CVE-2022-1", "pkg:deb/debian/curl@7.0", "affected", subcomponents=("pkg:deb/debian/libcurl@7.0",), action="Upgrade to 7.1"),
         Statement("https://nvd.nist.gov/vuln/detail/CVE-2022-2", "cpe:2.3:a:x:x:1:*:*:*:*:*:*:*", "not_affected"),
     ]
     assert result.skipped == [
