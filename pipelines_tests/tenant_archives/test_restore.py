@@ -75,7 +75,7 @@ def test_restore_refuses_an_unknown_manifest_version_and_writes_nothing(database
     store.put_bytes(key, json.dumps({**manifest, "format_version": 99}).encode())
     _refused(
         database, store, key,
-        r"^manifest 'archives/acme/job-1/manifest.json' has format_version 99; this version of pipelines reads 1$",
+        r"^manifest 'archives/acme/job-1/manifest.json' has format_version 99; this version of pipelines reads 2$",
     )
 
 
