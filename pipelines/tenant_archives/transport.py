@@ -33,6 +33,8 @@ _CHUNK = 1024 * 1024
 
 def download_archive(database: Database, store: ObjectStore, job_id: str, to: Path) -> Path:
     """Write the archive of backup job `job_id` to the folder `to`, or to one zip when `to` ends in .zip."""
+    to = Path(to)
+    _check_new(to)
     job = get_job(database, job_id)
     if job.status != "completed" or job.manifest_key is None:
         raise TenantArchiveError(f"backup job {job.job_id} is {job.status} and has no archive to download")
@@ -41,7 +43,6 @@ def download_archive(database: Database, store: ObjectStore, job_id: str, to: Pa
     signature = store.get_bytes(folder + SIGNATURE_NAME) if store.exists(folder + SIGNATURE_NAME) else None
     manifest = Manifest.parse(body, job.manifest_key)
     files_by_entity(manifest, job.manifest_key)
-    to = Path(to)
     with _target(to) as write:
         for listed in manifest.files:
             digest = hashlib.sha256()
@@ -65,8 +66,7 @@ def download_archive(database: Database, store: ObjectStore, job_id: str, to: Pa
 @contextlib.contextmanager
 def _target(to: Path) -> Iterator:
     """A function `write(name)` giving a writable file of the download; nothing is left if it fails."""
-    if to.exists() and (to.is_file() or any(to.iterdir())):
-        raise TenantArchiveError(f"--to {str(to)!r} already exists and is not an empty folder: choose a new path")
+    _check_new(to)
     if to.suffix.lower() == ".zip":
         to.parent.mkdir(parents=True, exist_ok=True)
         partial = to.with_name(to.name + ".partial")
@@ -86,6 +86,11 @@ def _target(to: Path) -> Iterator:
         if created:
             shutil.rmtree(to, ignore_errors=True)
         raise
+
+
+def _check_new(to: Path) -> None:
+    if to.exists() and (to.is_file() or any(to.iterdir())):
+        raise TenantArchiveError(f"--to {str(to)!r} already exists and is not an empty folder: choose a new path")
 
 
 class _Source:
