@@ -25,9 +25,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pipelines.core.database import Database, copy_out_csv
-from pipelines.core.progress import Progress
 from pipelines.core.object_store import ObjectStore
+from pipelines.core.progress import Progress
 from pipelines.core.rfc4180 import CRLF, format_field, format_row
+from pipelines.tenant_archives import settings
+from pipelines.tenant_archives.encryption import SCHEME, EncryptingWriter
 from pipelines.tenant_archives.entities import (
     Entity,
     check_tenant,
@@ -36,8 +38,6 @@ from pipelines.tenant_archives.entities import (
     schema_of,
     tables_holding,
 )
-from pipelines.tenant_archives import settings
-from pipelines.tenant_archives.encryption import SCHEME, EncryptingWriter
 from pipelines.tenant_archives.errors import TenantArchiveError
 from pipelines.tenant_archives.integrity import SIGNATURE_NAME, signature
 from pipelines.tenant_archives.manifest import (
@@ -59,7 +59,7 @@ def archive_tenant(
     store: ObjectStore,
     tenant: str,
     job_id: str,
-    request: ArchiveRequest = ArchiveRequest(),
+    request: ArchiveRequest | None = None,
     logger: Any = None,
     batch_size: int = BATCH_SIZE,
     keys: ArchiveKeys | None = None,
@@ -68,10 +68,11 @@ def archive_tenant(
 
     `keys` default to the environment's (`settings.py`): parts are encrypted when an encryption key
     is set, and the manifest is signed when a signing key is."""
+    request = request or ArchiveRequest()
     keys = keys or ArchiveKeys.from_environment()
     check_tenant(tenant)
     prefix = archive_prefix(tenant, str(job_id))
-    created_at = dt.datetime.now(dt.timezone.utc).isoformat()
+    created_at = dt.datetime.now(dt.UTC).isoformat()
     files: list[ArchivedFile] = []
     with database.snapshot() as conn:
         entities = discover_entities(conn, request.tenant_column, request.tables or None)
@@ -127,7 +128,7 @@ def _remove_quietly(store: ObjectStore, keys: list[str]) -> None:
     for key in keys:
         try:
             store.delete(key)
-        except Exception:  # noqa: BLE001 - the archive's own error is the one to report
+        except Exception:
             log.warning("could not remove %s after a failed archive", key, exc_info=True)
 
 

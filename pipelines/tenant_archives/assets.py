@@ -10,8 +10,8 @@ from pipelines.core.resources import DatabaseResource, ObjectStoreResource
 from pipelines.tenant_archives import jobs
 from pipelines.tenant_archives.archive import archive_tenant
 from pipelines.tenant_archives.errors import TenantArchiveError
-from pipelines.tenant_archives.partitions import tenants
 from pipelines.tenant_archives.integrity import manifest_digest
+from pipelines.tenant_archives.partitions import tenants
 from pipelines.tenant_archives.requests import (
     RESTORE_ASSET,
     RETENTION_ASSET,

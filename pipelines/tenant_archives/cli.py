@@ -36,7 +36,11 @@ def schedule(tenant: str, now: bool) -> None:
         from pipelines.core.runner import cli_instance, run_assets
         from pipelines.definitions import defs
         from pipelines.tenant_archives.partitions import tenants
-        from pipelines.tenant_archives.requests import ARCHIVE_ASSET, ArchiveRequest, archive_run_config
+        from pipelines.tenant_archives.requests import (
+            ARCHIVE_ASSET,
+            ArchiveRequest,
+            archive_run_config,
+        )
 
         instance = cli_instance()
         instance.add_dynamic_partitions(tenants.name, [job.tenant])
@@ -83,7 +87,11 @@ def restore(manifest_key: str | None, from_path: Path | None, tenant: str) -> No
     """Check an archive, then restore it as a new tenant (give --manifest or --from)."""
     from pipelines.core.runner import cli_instance, numeric_metadata, run_assets
     from pipelines.definitions import defs
-    from pipelines.tenant_archives.requests import RESTORE_ASSET, RestoreRequest, restore_run_config
+    from pipelines.tenant_archives.requests import (
+        RESTORE_ASSET,
+        RestoreRequest,
+        restore_run_config,
+    )
 
     request = RestoreRequest.parse(
         {"manifestKey": manifest_key, "fromPath": str(from_path.resolve()) if from_path else None, "tenant": tenant},

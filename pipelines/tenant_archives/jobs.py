@@ -14,7 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pipelines.core.database import Database
-from pipelines.tenant_archives.entities import DEFAULT_TENANT_COLUMN, check_tenant, discover_entities, tables_holding
+from pipelines.tenant_archives.entities import (
+    DEFAULT_TENANT_COLUMN,
+    check_tenant,
+    discover_entities,
+    tables_holding,
+)
 from pipelines.tenant_archives.errors import TenantArchiveError
 from pipelines.tenant_archives.tables import backup_jobs
 
@@ -48,7 +53,7 @@ class BackupJob:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _job(row: sa.Row) -> BackupJob:

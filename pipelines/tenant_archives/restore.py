@@ -21,7 +21,6 @@ import contextlib
 import hashlib
 import io
 import logging
-import re
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -45,7 +44,11 @@ from pipelines.tenant_archives.entities import (
     tables_holding,
 )
 from pipelines.tenant_archives.errors import TenantArchiveError
-from pipelines.tenant_archives.integrity import SIGNATURE_NAME, check_recorded_digest, check_signature
+from pipelines.tenant_archives.integrity import (
+    SIGNATURE_NAME,
+    check_recorded_digest,
+    check_signature,
+)
 from pipelines.tenant_archives.jobs import try_lock_tenant_restore
 from pipelines.tenant_archives.manifest import ArchivedFile, Manifest, folder_of
 from pipelines.tenant_archives.settings import ARCHIVE_ENCRYPTION_KEY

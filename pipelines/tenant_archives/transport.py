@@ -26,7 +26,11 @@ from pipelines.tenant_archives.errors import TenantArchiveError
 from pipelines.tenant_archives.integrity import SIGNATURE_NAME
 from pipelines.tenant_archives.jobs import get_job
 from pipelines.tenant_archives.manifest import MANIFEST_NAME, Manifest, folder_of
-from pipelines.tenant_archives.restore import check_file, check_manifest, files_by_entity
+from pipelines.tenant_archives.restore import (
+    check_file,
+    check_manifest,
+    files_by_entity,
+)
 
 _CHUNK = 1024 * 1024
 

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from pipelines.core.database import TZDateTime
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 _TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%f+00:00"
 _PG_TIMESTAMP = 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
 

@@ -2,10 +2,15 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.tenant_archives.archive import archive_tenant
-from pipelines.tenant_archives.requests import ArchiveRequest
-from pipelines.tenant_archives.entities import discover_entities, fingerprint, schema_differences, schema_of
+from pipelines.tenant_archives.entities import (
+    discover_entities,
+    fingerprint,
+    schema_differences,
+    schema_of,
+)
 from pipelines.tenant_archives.errors import TenantArchiveError
 from pipelines.tenant_archives.generate import TenantSize, generate_tenants
+from pipelines.tenant_archives.requests import ArchiveRequest
 
 ENTITIES = [
     "applications", "aliases", "api_keys", "app_features", "application_events", "credentials",

@@ -16,12 +16,13 @@ from pipelines.tenant_archives.requests import ArchiveRequest
 from pipelines.tenant_archives.restore import restore_archive
 from pipelines_tests.tenant_archives.conftest import row_counts, tenant_rows
 
+NO_KEYS = ArchiveKeys()
 SIGNING = ArchiveKeys(signing=b"correct horse battery staple")
 KEY_1 = bytes(range(32))
 KEY_2 = bytes(range(1, 33))
 
 
-def _archive(database, store, keys=ArchiveKeys(), part_size=100 * 1024 * 1024):
+def _archive(database, store, keys=NO_KEYS, part_size=100 * 1024 * 1024):
     """Tenant acme archived by a backup job that completes with its manifest's digest, as the asset does."""
     generate_tenants(database, ["acme"], TenantSize(users=6, events=40))
     job = jobs.schedule_backup(database, "acme")
@@ -52,7 +53,7 @@ def _changed_users_file(store, folder):
     _edit(store, folder + "manifest.json", change)
 
 
-def _refused(target, store, key, message, keys=ArchiveKeys()):
+def _refused(target, store, key, message, keys=NO_KEYS):
     before = row_counts(target)
     with pytest.raises(TenantArchiveError, match=message):
         restore_archive(target, store, key, "acme-copy", keys=keys)

@@ -21,7 +21,7 @@ from pipelines.tenant_archives import jobs, tables
 from pipelines.tenant_archives.archive import archive_tenant
 from pipelines.tenant_archives.restore import restore_archive
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
 PST = dt.timezone(dt.timedelta(hours=-8))
 EVENT_1 = uuid.UUID("0f8fad5b-d9cb-469f-a165-70867728950e")

@@ -4,9 +4,9 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.tenant_archives.archive import archive_tenant
-from pipelines.tenant_archives.requests import ArchiveRequest
 from pipelines.tenant_archives.errors import TenantArchiveError
 from pipelines.tenant_archives.generate import TenantSize, generate_tenants
+from pipelines.tenant_archives.requests import ArchiveRequest
 from pipelines.tenant_archives.restore import restore_archive
 from pipelines_tests.tenant_archives.conftest import row_counts
 
