@@ -1,26 +1,38 @@
-"""Tenant archive on PostgreSQL: a tenant with N application events, archived to a local object store.
+"""Tenant archive and restore on PostgreSQL, beside COPY TO / COPY FROM of the same rows.
 
-Prints, per size: the archive's time and peak memory (each archive runs in its own process, peak
-RSS from /proc/self/status VmHWM), and in the same run the time of plain `COPY (SELECT * ...) TO STDOUT WITH CSV`
-of the same rows into a file and of pandas `read_sql` + `to_csv`. Goals: archive <= 1.5x COPY, and
-peak memory at the largest size within 1.2x of the smallest.
+Per size: a tenant with N application events (plus a tenth as many for another tenant). Each run
+measures, in the same run and on the same rows:
+  - COPY TO: `COPY (SELECT * FROM t WHERE tenant = ...) TO STDOUT WITH CSV` of every entity table
+    into files (the baseline of the archive);
+  - archive, plain and encrypted (PIPELINES_ARCHIVE_ENCRYPTION_KEY), each in its own process
+    (peak RSS from /proc/self/status VmHWM);
+  - COPY FROM: those files loaded with `COPY t FROM STDIN WITH CSV` into a fresh schema, in one
+    transaction (the baseline of the restore);
+  - restore, plain and encrypted, each into a fresh schema, each in its own process.
+Goals: archive <= 1.5x COPY TO, restore <= 1.5x COPY FROM, encryption adds <= 0.3x (of COPY).
+Prints the load average beside every run, time per row and peak memory.
 
-    .venv/bin/python benchmarks/tenant_archive.py                       # 100k and 1M events
-    .venv/bin/python benchmarks/tenant_archive.py --events 100000       # one size, for development
-    PIPELINES_BENCH_POSTGRES_URL=postgresql://user@host/db ...          # default: the test server
+    .venv/bin/python benchmarks/tenant_archive.py                            # 1M events, three runs
+    .venv/bin/python benchmarks/tenant_archive.py --events 100000 --runs 1   # for development
+    PIPELINES_BENCH_POSTGRES_URL=postgresql://user@host/db ...               # default: the test server
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import contextlib
 import json
 import os
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -29,8 +41,9 @@ from pipelines.core.database import Database
 from pipelines.core.object_store import LocalObjectStore
 from pipelines.tenant_archives import tables
 from pipelines.tenant_archives.archive import archive_tenant
-from pipelines.tenant_archives.requests import ArchiveRequest
 from pipelines.tenant_archives.generate import TenantSize, generate_tenants
+from pipelines.tenant_archives.requests import ArchiveRequest
+from pipelines.tenant_archives.restore import restore_archive
 
 DEFAULT_URL = os.environ.get(
     "PIPELINES_BENCH_POSTGRES_URL",
@@ -45,28 +58,35 @@ def _schema_url(url: str, schema: str) -> str:
     )
 
 
-def _archive_in_child(url: str, root: str) -> dict:
-    """Archive in a fresh process so its peak RSS is the archive's own."""
-    result = subprocess.run(
-        [sys.executable, __file__, "--child", url, root], capture_output=True, text=True, check=True
-    )
+KEY = base64.b64encode(bytes(range(32))).decode()
+
+
+def _in_child(*args: str, encrypted: bool) -> dict:
+    """Archive or restore in a fresh process so its peak RSS is its own."""
+    env = {**os.environ, "PIPELINES_ARCHIVE_ENCRYPTION_KEY": KEY} if encrypted else {
+        k: v for k, v in os.environ.items() if k != "PIPELINES_ARCHIVE_ENCRYPTION_KEY"
+    }
+    result = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=True, env=env)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _child(url: str, root: str) -> None:
+def _child(mode: str, url: str, root: str, manifest_key: str = "") -> None:
     database = Database(url)
     store = LocalObjectStore(root)
     database.check()  # connected, like the baselines' connection
     started = time.monotonic()
-    _, manifest = archive_tenant(database, store, TENANT, str(uuid.uuid4()), ArchiveRequest())
+    if mode == "archive":
+        key, manifest = archive_tenant(database, store, TENANT, str(uuid.uuid4()), ArchiveRequest())
+        rows = manifest.total_rows
+    else:
+        key, rows = manifest_key, restore_archive(database, store, manifest_key, TENANT).total_rows
     seconds = time.monotonic() - started
-    print(json.dumps({"seconds": seconds, "peak_mib": _peak_rss_kib() / 1024, "rows": manifest.total_rows,
-                      "bytes": manifest.total_bytes, "files": len(manifest.files)}))
+    print(json.dumps({"seconds": seconds, "peak_mib": _peak_rss_kib() / 1024, "rows": rows, "key": key}))
 
 
 def _peak_rss_kib() -> int:
     """This process's own peak RSS. Not getrusage's ru_maxrss: Linux carries that over from the
-    parent through fork and exec, so it would show the parent's peak (e.g. after pandas)."""
+    parent through fork and exec, so it would show the parent's peak."""
     with open("/proc/self/status") as status:
         for line in status:
             if line.startswith("VmHWM:"):
@@ -74,30 +94,31 @@ def _peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def _copy_baseline(database: Database, out: Path) -> float:
+def _copy_to(database: Database, folder: Path) -> float:
+    folder.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    with database.begin() as conn, open(out, "wb") as sink:
+    with database.begin() as conn:
         cursor = conn.connection.driver_connection.cursor()
         for table in tables.ENTITY_TABLES:
             statement = f"COPY (SELECT * FROM {table.name} WHERE tenant = %s) TO STDOUT WITH CSV"
-            with cursor.copy(statement, (TENANT,)) as copy:
-                for data in copy:
-                    sink.write(data)
+            with open(folder / f"{table.name}.csv", "wb") as sink, cursor.copy(statement, (TENANT,)) as copy:
+                sink.writelines(copy)
     return time.monotonic() - started
 
 
-def _pandas_baseline(database: Database, out: Path) -> float:
-    import pandas as pd
-
+def _copy_from(database: Database, folder: Path) -> float:
     started = time.monotonic()
     with database.begin() as conn:
-        for table in tables.ENTITY_TABLES:
-            frame = pd.read_sql(sa.select(table).where(table.c.tenant == TENANT), conn)
-            frame.to_csv(out, mode="a", index=False)
+        cursor = conn.connection.driver_connection.cursor()
+        for table in tables.ENTITY_TABLES:  # parents first
+            with open(folder / f"{table.name}.csv", "rb") as source, cursor.copy(f"COPY {table.name} FROM STDIN WITH CSV") as copy:
+                while chunk := source.read(1024 * 1024):
+                    copy.write(chunk)
     return time.monotonic() - started
 
 
-def run_size(url: str, events: int) -> dict:
+@contextlib.contextmanager
+def _schema(url: str) -> Iterator[Database]:
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     admin = Database(url)
     with admin.begin() as conn:
@@ -105,54 +126,93 @@ def run_size(url: str, events: int) -> dict:
     database = Database(_schema_url(url, schema))
     try:
         database.upgrade()
-        started = time.monotonic()
-        generate_tenants(database, [TENANT], TenantSize(users=1000, events=events, api_keys=5, report_days=365))
-        generate_tenants(database, ["noise"], TenantSize(users=100, events=events // 10))
-        with database.begin() as conn:
-            conn.exec_driver_sql("ANALYZE")
-        print(f"  generated {events:,} events in {time.monotonic() - started:.1f} s", flush=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            archive = _archive_in_child(database.url.render_as_string(hide_password=False), f"{tmp}/objects")
-            copy_seconds = _copy_baseline(database, Path(tmp, "copy.csv"))
-            copy_bytes = Path(tmp, "copy.csv").stat().st_size
-            pandas_seconds = _pandas_baseline(database, Path(tmp, "pandas.csv"))
-        return {"events": events, **archive, "copy_seconds": copy_seconds, "copy_bytes": copy_bytes,
-                "pandas_seconds": pandas_seconds}
+        yield database
     finally:
         database.dispose()
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def one_run(url: str, source: Database, tmp: Path) -> dict:
+    source_url = source.url.render_as_string(hide_password=False)
+    r: dict = {"load_before": _load()}
+    r["copy_to"] = _copy_to(source, tmp / "copy")
+    plain = _in_child("archive", source_url, str(tmp / "objects"), encrypted=False)
+    sealed = _in_child("archive", source_url, str(tmp / "objects"), encrypted=True)
+    r.update(rows=plain["rows"], archive=plain["seconds"], archive_peak=plain["peak_mib"],
+             archive_enc=sealed["seconds"], archive_enc_peak=sealed["peak_mib"])
+    with _schema(url) as target:
+        r["copy_from"] = _copy_from(target, tmp / "copy")
+    with _schema(url) as target:
+        done = _in_child("restore", target.url.render_as_string(hide_password=False), str(tmp / "objects"), plain["key"], encrypted=False)
+        r.update(restore=done["seconds"], restore_peak=done["peak_mib"])
+    with _schema(url) as target:
+        done = _in_child("restore", target.url.render_as_string(hide_password=False), str(tmp / "objects"), sealed["key"], encrypted=True)
+        r.update(restore_enc=done["seconds"], restore_enc_peak=done["peak_mib"])
+    r["load_after"] = _load()
+    shutil.rmtree(tmp / "objects", ignore_errors=True)
+    return r
+
+
+def run_size(url: str, events: int, runs: int) -> list[dict]:
+    with _schema(url) as database:
+        started = time.monotonic()
+        generate_tenants(database, [TENANT], TenantSize(users=1000, events=events, api_keys=5, report_days=365))
+        generate_tenants(database, ["noise"], TenantSize(users=100, events=events // 10))
+        with database.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+        print(f"  generated {events:,} events in {time.monotonic() - started:.1f} s", flush=True)
+        results = []
+        for number in range(1, runs + 1):
+            with tempfile.TemporaryDirectory(dir=os.environ.get("PIPELINES_BENCH_TMP")) as tmp:
+                r = one_run(url, database, Path(tmp))
+            results.append(r)
+            _print_run(number, r)
+        return results
+
+
+def _print_run(number: int, r: dict) -> None:
+    per_row = 1e6 / r["rows"]
+    print(
+        f"  run {number} (load {r['load_before']} -> {r['load_after']}), {r['rows']:,} rows\n"
+        f"    COPY TO {r['copy_to']:.2f} s   archive {r['archive']:.2f} s = {r['archive'] / r['copy_to']:.2f}x (goal <= 1.5x)   "
+        f"encrypted {r['archive_enc']:.2f} s = {r['archive_enc'] / r['copy_to']:.2f}x, "
+        f"encryption adds {(r['archive_enc'] - r['archive']) / r['copy_to']:.2f}x (goal <= 0.3x)\n"
+        f"    COPY FROM {r['copy_from']:.2f} s   restore {r['restore']:.2f} s = {r['restore'] / r['copy_from']:.2f}x (goal <= 1.5x)   "
+        f"encrypted {r['restore_enc']:.2f} s = {r['restore_enc'] / r['copy_from']:.2f}x, "
+        f"decryption adds {(r['restore_enc'] - r['restore']) / r['copy_from']:.2f}x (goal <= 0.3x)\n"
+        f"    per row: archive {r['archive'] * per_row:.2f} us, restore {r['restore'] * per_row:.2f} us   "
+        f"peak RSS: archive {r['archive_peak']:.0f} MiB (encrypted {r['archive_enc_peak']:.0f}), "
+        f"restore {r['restore_peak']:.0f} MiB (encrypted {r['restore_enc_peak']:.0f})",
+        flush=True,
+    )
+
+
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        _child(sys.argv[2], sys.argv[3])
+    if len(sys.argv) >= 5 and sys.argv[1] == "--child":
+        _child(*sys.argv[2:])
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--events", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--url", default=DEFAULT_URL)
     args = parser.parse_args()
-    results = []
     for events in args.events:
         print(f"tenant with {events:,} events", flush=True)
-        r = run_size(args.url, events)
-        results.append(r)
-        print(
-            f"  archive {r['seconds']:.2f} s ({r['rows']:,} rows, {r['files']} files, {r['bytes'] / 1e6:.1f} MB), "
-            f"peak RSS {r['peak_mib']:.0f} MiB\n"
-            f"  COPY TO STDOUT WITH CSV {r['copy_seconds']:.2f} s ({r['copy_bytes'] / 1e6:.1f} MB)   "
-            f"pandas read_sql + to_csv {r['pandas_seconds']:.2f} s\n"
-            f"  archive / COPY = {r['seconds'] / r['copy_seconds']:.2f}x (goal <= 1.5x)   "
-            f"pandas / COPY = {r['pandas_seconds'] / r['copy_seconds']:.2f}x",
-            flush=True,
-        )
-    if len(results) > 1:
-        small, large = results[0], results[-1]
-        print(
-            f"peak memory {large['events']:,} / {small['events']:,} events: "
-            f"{large['peak_mib']:.0f} / {small['peak_mib']:.0f} MiB = {large['peak_mib'] / small['peak_mib']:.2f}x "
-            "(goal <= 1.2x)"
-        )
+        results = run_size(args.url, events, args.runs)
+        if len(results) > 1:
+            ratios = {
+                "archive / COPY TO": [r["archive"] / r["copy_to"] for r in results],
+                "restore / COPY FROM": [r["restore"] / r["copy_from"] for r in results],
+                "encryption adds (archive)": [(r["archive_enc"] - r["archive"]) / r["copy_to"] for r in results],
+                "decryption adds (restore)": [(r["restore_enc"] - r["restore"]) / r["copy_from"] for r in results],
+            }
+            for name, values in ratios.items():
+                print(f"  {name}: median {statistics.median(values):.2f}x  ({', '.join(f'{v:.2f}' for v in values)})")
 
 
 if __name__ == "__main__":

@@ -69,9 +69,15 @@ def test_workspace_yaml_loads_the_code_location_with_every_asset_schedule_and_se
         "vex_rollback": "vex",
         "tenant_archives": "tenant_archives",
         "tenant_restore": "tenant_archives",
+        "tenant_archive_retention": "tenant_archives",
         "import_batches": "import_batches",
     }
-    assert schedules == {"posture_daily", "study_exports_daily_schedule", "study_exports_hourly_schedule"}
+    assert schedules == {
+        "posture_daily",
+        "study_exports_daily_schedule",
+        "study_exports_hourly_schedule",
+        "tenant_archive_retention_schedule",
+    }
     assert sensors == {
         "study_exports_redrive_sensor",
         "vex_inbox_sensor",

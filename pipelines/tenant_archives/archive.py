@@ -25,9 +25,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pipelines.core.database import Database, copy_out_csv
-from pipelines.core.progress import Progress
 from pipelines.core.object_store import ObjectStore
+from pipelines.core.progress import Progress
 from pipelines.core.rfc4180 import CRLF, format_field, format_row
+from pipelines.tenant_archives import settings
+from pipelines.tenant_archives.encryption import SCHEME, EncryptingWriter
 from pipelines.tenant_archives.entities import (
     Entity,
     check_tenant,
@@ -37,6 +39,7 @@ from pipelines.tenant_archives.entities import (
     tables_holding,
 )
 from pipelines.tenant_archives.errors import TenantArchiveError
+from pipelines.tenant_archives.integrity import SIGNATURE_NAME, signature
 from pipelines.tenant_archives.manifest import (
     MANIFEST_NAME,
     ArchivedFile,
@@ -56,14 +59,20 @@ def archive_tenant(
     store: ObjectStore,
     tenant: str,
     job_id: str,
-    request: ArchiveRequest = ArchiveRequest(),
+    request: ArchiveRequest | None = None,
     logger: Any = None,
     batch_size: int = BATCH_SIZE,
+    keys: ArchiveKeys | None = None,
 ) -> tuple[str, Manifest]:
-    """Write `archives/{tenant}/{job_id}/...`; returns the manifest's key and the manifest."""
+    """Write `archives/{tenant}/{job_id}/...`; returns the manifest's key and the manifest.
+
+    `keys` default to the environment's (`settings.py`): parts are encrypted when an encryption key
+    is set, and the manifest is signed when a signing key is."""
+    request = request or ArchiveRequest()
+    keys = keys or ArchiveKeys.from_environment()
     check_tenant(tenant)
     prefix = archive_prefix(tenant, str(job_id))
-    created_at = dt.datetime.now(dt.timezone.utc).isoformat()
+    created_at = dt.datetime.now(dt.UTC).isoformat()
     files: list[ArchivedFile] = []
     with database.snapshot() as conn:
         entities = discover_entities(conn, request.tenant_column, request.tables or None)
@@ -78,7 +87,9 @@ def archive_tenant(
                     records = _copy_records(conn, entity, tenant, request.tenant_column, batch_size)
                 else:
                     records = _cursor_records(database, conn, entity, tenant, request.tenant_column, batch_size)
-                files.extend(_write_parts(store, prefix, entity, records, request.part_size_bytes, progress))
+                files.extend(
+                    _write_parts(store, prefix, entity, records, request.part_size_bytes, progress, keys.encryption)
+                )
         except BaseException:
             _remove_quietly(store, [prefix + f.name for f in files])  # no half archive is left behind
             raise
@@ -91,17 +102,33 @@ def archive_tenant(
         schema=schema,
         schema_fingerprint=fingerprint(schema),
         files=files,
+        encryption=SCHEME if keys.encryption else None,
     )
     key = prefix + MANIFEST_NAME
-    store.put_bytes(key, manifest.to_json().encode("utf-8"))
+    body = manifest.to_bytes()
+    if keys.signing:
+        store.put_bytes(prefix + SIGNATURE_NAME, signature(body, keys.signing).encode("ascii"))
+    store.put_bytes(key, body)  # last: a manifest is there only when everything it lists is
     return key, manifest
+
+
+@dataclasses.dataclass(frozen=True)
+class ArchiveKeys:
+    """The secrets an archive or a restore uses (never shown in a repr, a message or a log)."""
+
+    signing: bytes | None = dataclasses.field(default=None, repr=False)
+    encryption: bytes | None = dataclasses.field(default=None, repr=False)
+
+    @classmethod
+    def from_environment(cls) -> ArchiveKeys:
+        return cls(signing=settings.signing_key(), encryption=settings.encryption_key())
 
 
 def _remove_quietly(store: ObjectStore, keys: list[str]) -> None:
     for key in keys:
         try:
             store.delete(key)
-        except Exception:  # noqa: BLE001 - the archive's own error is the one to report
+        except Exception:
             log.warning("could not remove %s after a failed archive", key, exc_info=True)
 
 
@@ -138,7 +165,7 @@ def _cursor_records(
     database: Database, conn: Connection, entity: Entity, tenant: str, tenant_column: str, batch_size: int
 ) -> Iterator[Batch]:
     encoders = [encoder(c.kind) for c in entity.columns]
-    select = _tenant_rows(entity, list(entity.table.c), tenant, tenant_column)
+    select = _tenant_rows(entity, [entity.table.c[name] for name in entity.column_names], tenant, tenant_column)
     for rows in database.stream(conn, select, batch_size):
         batch = Batch(bytearray(), [])
         for row in rows:
@@ -148,10 +175,28 @@ def _cursor_records(
         yield batch
 
 
+class _Hashing:
+    """The object being written, with the sha256 and size of what reaches it (the stored bytes)."""
+
+    def __init__(self, out: IO[bytes]):
+        self.out, self.sha, self.size = out, hashlib.sha256(), 0
+
+    def write(self, block: bytes | memoryview) -> None:
+        self.sha.update(block)
+        self.out.write(block)
+        self.size += len(block)
+
+
 def _write_parts(
-    store: ObjectStore, prefix: str, entity: Entity, batches: Iterator[Batch], limit: int, progress: Progress
+    store: ObjectStore,
+    prefix: str,
+    entity: Entity,
+    batches: Iterator[Batch],
+    limit: int,
+    progress: Progress,
+    key: bytes | None,
 ) -> list[ArchivedFile]:
-    writer = _PartWriter(store, prefix, entity, limit)
+    writer = _PartWriter(store, prefix, entity, limit, key)
     try:
         for batch in batches:
             writer.write(batch)
@@ -169,8 +214,8 @@ class _PartWriter:
     renamed when a second part starts, so a table that fits keeps the plain name.
     """
 
-    def __init__(self, store: ObjectStore, prefix: str, entity: Entity, limit: int):
-        self.store, self.prefix, self.entity, self.limit = store, prefix, entity, limit
+    def __init__(self, store: ObjectStore, prefix: str, entity: Entity, limit: int, key: bytes | None):
+        self.store, self.prefix, self.entity, self.limit, self.key = store, prefix, entity, limit, key
         self.header = format_row(entity.column_names).encode("utf-8")
         self.files: list[ArchivedFile] = []
         self._open(1)
@@ -181,13 +226,12 @@ class _PartWriter:
     def _open(self, part: int) -> None:
         self.part = part
         self._context: AbstractContextManager[IO[bytes]] | None = self.store.open_write(self.prefix + self._name(part))
-        self._out = self._context.__enter__()
-        self._sha = hashlib.sha256()
-        self._size = self._rows = 0
+        self._stored = _Hashing(self._context.__enter__())
+        self._out: _Hashing | EncryptingWriter = self._stored if self.key is None else EncryptingWriter(self._stored, self.key)
+        self._size = self._rows = 0  # plaintext bytes (the part limit) and records
         self._emit(self.header)
 
     def _emit(self, block: bytes | memoryview) -> None:
-        self._sha.update(block)
         self._out.write(block)
         self._size += len(block)
 
@@ -218,6 +262,8 @@ class _PartWriter:
     def _finish(self) -> None:
         context, self._context = self._context, None
         assert context is not None
+        if isinstance(self._out, EncryptingWriter):
+            self._out.close()
         context.__exit__(None, None, None)
         self.files.append(
             ArchivedFile(
@@ -226,8 +272,8 @@ class _PartWriter:
                 part=self.part,
                 columns=self.entity.column_names,
                 rows=self._rows,
-                bytes=self._size,
-                sha256=self._sha.hexdigest(),
+                bytes=self._stored.size,
+                sha256=self._stored.sha.hexdigest(),
             )
         )
 

@@ -1,6 +1,7 @@
 """Thin Dagster assets over `archive.py`, `restore.py` and `jobs.py`."""
 
 import time
+from pathlib import Path
 
 import dagster as dg
 
@@ -9,9 +10,18 @@ from pipelines.core.resources import DatabaseResource, ObjectStoreResource
 from pipelines.tenant_archives import jobs
 from pipelines.tenant_archives.archive import archive_tenant
 from pipelines.tenant_archives.errors import TenantArchiveError
+from pipelines.tenant_archives.integrity import manifest_digest
 from pipelines.tenant_archives.partitions import tenants
-from pipelines.tenant_archives.requests import ARCHIVE_ASSET, RESTORE_ASSET, ArchiveRequest, RestoreRequest
+from pipelines.tenant_archives.requests import (
+    RESTORE_ASSET,
+    RETENTION_ASSET,
+    ArchiveRequest,
+    RestoreRequest,
+    RetentionRequest,
+)
 from pipelines.tenant_archives.restore import restore_archive
+from pipelines.tenant_archives.retention import apply_retention
+from pipelines.tenant_archives.transport import upload_archive
 
 
 @dg.asset(
@@ -38,22 +48,24 @@ def tenant_archives(
         job = jobs.get_job(db, config.job_id)
         if job.tenant != tenant:
             raise TenantArchiveError(f"backup job {job.job_id} is of tenant {job.tenant!r}, not of partition {tenant!r}")
-    jobs.start_job(db, job.job_id)
+    jobs.start_job(db, job.job_id, context.run_id)
     started = time.monotonic()
     try:
         key, manifest = archive_tenant(db, object_store.get_store(), tenant, str(job.job_id), config, context.log)
     except Exception as exc:
         jobs.fail_job(db, job.job_id, f"{type(exc).__name__}: {exc}")
         raise
-    jobs.complete_job(db, job.job_id, key)
+    jobs.complete_job(db, job.job_id, key, manifest_digest(manifest.to_bytes()))
     return dg.MaterializeResult(
         metadata={
             "job_id": dg.MetadataValue.text(str(job.job_id)),
             "manifest_key": dg.MetadataValue.path(key),
+            "manifest_sha256": dg.MetadataValue.text(manifest_digest(manifest.to_bytes())),
             "rows": dg.MetadataValue.int(manifest.total_rows),
             "bytes": dg.MetadataValue.int(manifest.total_bytes),
             "files": dg.MetadataValue.int(len(manifest.files)),
-            "seconds": dg.MetadataValue.float(time.monotonic() - started),
+            "duration_seconds": dg.MetadataValue.float(round(time.monotonic() - started, 3)),
+            "encrypted": dg.MetadataValue.bool(manifest.encryption is not None),
             "schema_fingerprint": dg.MetadataValue.text(manifest.schema_fingerprint),
             "rows_per_entity": dg.MetadataValue.json(manifest.rows_per_entity()),
         }
@@ -67,11 +79,17 @@ def tenant_restore(
     database: DatabaseResource,
     object_store: ObjectStoreResource,
 ) -> dg.MaterializeResult:
-    """Restores an archive as a new tenant: checks the manifest, every file's size and sha256 and the
-    schema fingerprint before writing anything, then loads every file in one transaction."""
-    result = restore_archive(
-        database.get_database(), object_store.get_store(), config.manifest_key, config.tenant, context.log
-    )
+    """Restores an archive as a new tenant: from the object store (`manifestKey`), or from a downloaded
+    archive on disk (`fromPath`, a folder or a .zip: every file checked, uploaded, then restored).
+    Checks the manifest (signature, recorded digest, completeness), every file's size and sha256 and
+    the logical schema fingerprint before writing anything, then loads every file in one transaction."""
+    store = object_store.get_store()
+    manifest_key = config.manifest_key
+    if config.from_path is not None:
+        manifest_key = upload_archive(store, Path(config.from_path), config.tenant)
+        context.log.info(f"archive {config.from_path} checked and uploaded as {manifest_key}")
+    assert manifest_key is not None
+    result = restore_archive(database.get_database(), store, manifest_key, config.tenant, context.log)
     context.instance.add_dynamic_partitions(tenants.name, [config.tenant])
     return dg.MaterializeResult(
         metadata={
@@ -79,9 +97,61 @@ def tenant_restore(
             "source_tenant": dg.MetadataValue.text(result.source_tenant),
             "manifest_key": dg.MetadataValue.path(result.manifest_key),
             "rows": dg.MetadataValue.int(result.total_rows),
-            "seconds": dg.MetadataValue.float(result.seconds),
+            "duration_seconds": dg.MetadataValue.float(round(result.seconds, 3)),
+            "signature_checked": dg.MetadataValue.bool(result.signature_checked),
+            "recorded_digest_checked": dg.MetadataValue.bool(result.digest_checked),
             "rows_per_entity": dg.MetadataValue.json(result.rows_per_entity),
         }
+    )
+
+
+@dg.asset(group_name="tenant_archives", kinds={"postgres", "s3"}, pool="tenant_archives")
+def tenant_archive_retention(
+    context: dg.AssetExecutionContext,
+    config: RetentionRequest,
+    database: DatabaseResource,
+    object_store: ObjectStoreResource,
+) -> dg.MaterializeResult:
+    """Keeps the newest `keepLast` completed archives of each tenant and deletes the objects of older
+    ones (their backup jobs stay, with the reason); the metadata lists every tenant's latest backup job."""
+    db = database.get_database()
+    removed = apply_retention(db, object_store.get_store(), config.keep_last)
+    for job in removed:
+        context.log.info(f"retention: deleted the archive of backup job {job.job_id} (tenant {job.tenant})")
+    latest = jobs.latest_jobs(db)
+    return dg.MaterializeResult(
+        metadata={
+            "archives_deleted": dg.MetadataValue.int(len(removed)),
+            "keep_last": dg.MetadataValue.int(config.keep_last),
+            "tenants": dg.MetadataValue.int(len(latest)),
+            "tenants_failed": dg.MetadataValue.int(sum(job.status == "failed" for job in latest)),
+            "backup_jobs": backup_jobs_table(latest),
+        }
+    )
+
+
+def backup_jobs_table(latest: list[jobs.BackupJob]) -> dg.TableMetadataValue:
+    """The latest backup job of each tenant, as a table the UI shows."""
+    return dg.MetadataValue.table(
+        records=[
+            dg.TableRecord(
+                {
+                    "tenant": job.tenant,
+                    "job_id": str(job.job_id),
+                    "status": job.status,
+                    "updated_at": job.updated_at.isoformat(),
+                    "error": job.error or "",
+                    "manifest_key": job.manifest_key or "",
+                }
+            )
+            for job in latest
+        ],
+        schema=dg.TableSchema(
+            columns=[
+                dg.TableColumn(name, "string")
+                for name in ("tenant", "job_id", "status", "updated_at", "error", "manifest_key")
+            ]
+        ),
     )
 
 
@@ -96,4 +166,10 @@ tenant_restore_job = request_job(
     selection=[tenant_restore],
     requests={RESTORE_ASSET: RestoreRequest},
     description="Restores an archive as a new tenant.",
+)
+tenant_archive_retention_job = request_job(
+    "tenant_archive_retention_job",
+    selection=[tenant_archive_retention],
+    requests={RETENTION_ASSET: RetentionRequest},
+    description="Applies the retention of tenant archives (keep the last N completed per tenant).",
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -35,7 +36,11 @@ def schedule(tenant: str, now: bool) -> None:
         from pipelines.core.runner import cli_instance, run_assets
         from pipelines.definitions import defs
         from pipelines.tenant_archives.partitions import tenants
-        from pipelines.tenant_archives.requests import ARCHIVE_ASSET, ArchiveRequest, archive_run_config
+        from pipelines.tenant_archives.requests import (
+            ARCHIVE_ASSET,
+            ArchiveRequest,
+            archive_run_config,
+        )
 
         instance = cli_instance()
         instance.add_dynamic_partitions(tenants.name, [job.tenant])
@@ -57,16 +62,42 @@ def list_backup_jobs(tenant: str | None) -> None:
 
 
 @cli.command()
-@click.option("--manifest", "manifest_key", required=True, help="Object-store key of the archive's manifest.json.")
+@click.argument("job_id")
+@click.option(
+    "--to", "to", required=True, type=click.Path(path_type=Path),
+    help="A new folder, or a file ending in .zip: the manifest, its signature and every part.",
+)
+def download(job_id: str, to: Path) -> None:
+    """Take the archive of a completed backup job out of the object store as files (each checked)."""
+    from pipelines.core.resources import ObjectStoreResource
+    from pipelines.tenant_archives.transport import download_archive
+
+    written = download_archive(_database(), ObjectStoreResource().get_store(), job_id, to)
+    click.echo(f"downloaded the archive of backup job {job_id} to {written}")
+
+
+@cli.command()
+@click.option("--manifest", "manifest_key", default=None, help="Object-store key of the archive's manifest.json.")
+@click.option(
+    "--from", "from_path", default=None, type=click.Path(path_type=Path),
+    help="A downloaded archive (folder or .zip): every file is checked, uploaded, then restored.",
+)
 @click.option("--tenant", required=True, help="The new tenant.")
-def restore(manifest_key: str, tenant: str) -> None:
-    """Check an archive, then restore it as a new tenant."""
+def restore(manifest_key: str | None, from_path: Path | None, tenant: str) -> None:
+    """Check an archive, then restore it as a new tenant (give --manifest or --from)."""
     from pipelines.core.runner import cli_instance, numeric_metadata, run_assets
     from pipelines.definitions import defs
-    from pipelines.tenant_archives.requests import RESTORE_ASSET, RestoreRequest, restore_run_config
+    from pipelines.tenant_archives.requests import (
+        RESTORE_ASSET,
+        RestoreRequest,
+        restore_run_config,
+    )
 
-    request = RestoreRequest.parse({"manifestKey": manifest_key, "tenant": tenant}, source="restore")
+    request = RestoreRequest.parse(
+        {"manifestKey": manifest_key, "fromPath": str(from_path.resolve()) if from_path else None, "tenant": tenant},
+        source="restore",
+    )
     _database()
     result = run_assets(defs(), [RESTORE_ASSET], instance=cli_instance(), run_config=restore_run_config(request))
     rows = numeric_metadata(result).get(RESTORE_ASSET, {}).get("rows", 0)
-    click.echo(f"restored {request.manifest_key} as tenant {request.tenant}: {rows} rows")
+    click.echo(f"restored {request.manifest_key or from_path} as tenant {request.tenant}: {rows} rows")

@@ -9,7 +9,12 @@ from pipelines.tenant_archives.generate import TenantSize, generate_tenants
 from pipelines.tenant_archives.jobs import schedule_backup
 from pipelines.tenant_archives.manifest import manifest_key
 from pipelines.tenant_archives.partitions import tenants
-from pipelines.tenant_archives.requests import ArchiveRequest, RestoreRequest, archive_run_config, restore_run_config
+from pipelines.tenant_archives.requests import (
+    ArchiveRequest,
+    RestoreRequest,
+    archive_run_config,
+    restore_run_config,
+)
 from pipelines.tenant_archives.tables import applications
 
 TENANTS = ("acme", "globex", "initech")

@@ -1,9 +1,14 @@
-"""Which tables hold a tenant's data, found by reflection, and the schema fingerprint over them.
+"""Which tables hold a tenant's data, found by reflection, and the logical schema fingerprint over them.
 
 An entity table is every table with the tenant column (or an explicit list), minus `backup_jobs`
 and Alembic's own table; adding a per-tenant table needs no code here. Column types are reduced to
-portable kinds (`integer`, `text`, `bytes`, `timestamp`, ...), which decide how a value is written to
-and read from CSV and are what the fingerprint compares.
+logical kinds (`integer`, `text`, `uuid`, `bytes`, `timestamp`, ...), which decide how a value is
+written to and read from CSV and are what the fingerprint compares, with nullability and the primary
+key. The kinds are the same on SQLite and PostgreSQL: where a reflected column is stored exactly as
+the application's declared column (`pipelines.core.database.metadata`) is on this backend (a uuid is
+`CHAR(32)` on SQLite, `UUID` on PostgreSQL), its kind is the declared one and values are read and
+written through the declared table; any other column keeps the kind of its reflected type, so a
+column whose type was changed is a difference the restore names.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class EntityColumn:
     name: str
     kind: str
     nullable: bool
+    primary_key: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,12 +65,15 @@ class Entity:
         return [c.name for c in self.columns]
 
     def describe(self) -> list[list[object]]:
-        return [[c.name, c.kind, c.nullable] for c in self.columns]
+        return [[c.name, c.kind, c.nullable, c.primary_key] for c in self.columns]
 
 
 def column_kind(table: str, column: sa.Column) -> str:
+    col_type = column.type
+    if isinstance(col_type, sa.types.TypeDecorator):
+        col_type = col_type.impl_instance
     for sa_type, kind in _KINDS:
-        if isinstance(column.type, sa_type):
+        if isinstance(col_type, sa_type):
             return kind
     raise TenantArchiveError(
         f"table {table!r}: column {column.name!r} has type {column.type!r}, which archives cannot hold; "
@@ -98,13 +107,38 @@ def discover_entities(
             continue  # a table only pulled in as a foreign-key target
         if tenant_column not in table.c:
             raise TenantArchiveError(f"table {table.name!r} has no tenant column {tenant_column!r}")
-        columns = tuple(EntityColumn(c.name, column_kind(table.name, c), bool(c.nullable)) for c in table.c)
-        entities.append(Entity(table, columns))
+        entities.append(_entity(table, conn.dialect))
     return entities
 
 
+def _entity(reflected: sa.Table, dialect: sa.Dialect) -> Entity:
+    declared = _declared_tables().get(reflected.name)
+    columns = []
+    stored_as_declared = declared is not None
+    for column in reflected.c:
+        model = declared.c.get(column.name) if declared is not None else None
+        logical = model if model is not None and _ddl(model, dialect) == _ddl(column, dialect) else column
+        stored_as_declared = stored_as_declared and logical is model
+        columns.append(
+            EntityColumn(column.name, column_kind(reflected.name, logical), bool(column.nullable), column.primary_key)
+        )
+    # Values go through the declared types (a uuid.UUID, an aware datetime) when every column is stored as declared.
+    return Entity(declared if stored_as_declared else reflected, tuple(columns))
+
+
+def _ddl(column: sa.Column, dialect: sa.Dialect) -> str:
+    return " ".join(column.type.compile(dialect=dialect).upper().split())
+
+
+def _declared_tables() -> dict[str, sa.Table]:
+    import pipelines.tenant_archives.tables  # noqa: F401 - the declared entity tables join `metadata`
+    from pipelines.core.database import metadata
+
+    return dict(metadata.tables)
+
+
 def schema_of(entities: Sequence[Entity]) -> dict[str, list[list[object]]]:
-    """Tables -> [column, kind, nullable] rows: what the fingerprint is computed from."""
+    """Tables -> [column, kind, nullable, in primary key] rows: what the fingerprint is computed from."""
     # Columns by name: the CSV header names them, so their order in the table does not matter.
     return {entity.name: sorted(entity.describe()) for entity in sorted(entities, key=lambda e: e.name)}
 
@@ -139,7 +173,8 @@ def schema_differences(archived: dict[str, list[list[object]]], target: dict[str
 
 
 def _show(column: list[object]) -> str:
-    return f"{column[1]} {'NULL' if column[2] else 'NOT NULL'}"
+    key = " PRIMARY KEY" if len(column) > 3 and column[3] else ""
+    return f"{column[1]} {'NULL' if column[2] else 'NOT NULL'}{key}"
 
 
 def check_tenant(tenant: str, field: str = "tenant") -> str:

@@ -36,12 +36,12 @@ TRICKY_TEXT = (
     '"',
 )
 ZONES = (
-    dt.timezone.utc,
+    dt.UTC,
     dt.timezone(dt.timedelta(hours=5, minutes=30)),
     dt.timezone(dt.timedelta(hours=-8)),
     dt.timezone(dt.timedelta(hours=13, minutes=45)),
 )
-BASE_TIME = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
+BASE_TIME = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pipelines.core.database import Database
-from pipelines.tenant_archives.entities import DEFAULT_TENANT_COLUMN, check_tenant, discover_entities, tables_holding
+from pipelines.tenant_archives.entities import (
+    DEFAULT_TENANT_COLUMN,
+    check_tenant,
+    discover_entities,
+    tables_holding,
+)
 from pipelines.tenant_archives.errors import TenantArchiveError
 from pipelines.tenant_archives.tables import backup_jobs
 
@@ -30,6 +36,8 @@ class BackupJob:
     updated_at: dt.datetime
     error: str | None = None
     manifest_key: str | None = None
+    manifest_sha256: str | None = None
+    run_id: str | None = None
 
     def to_seed(self) -> dict[str, str]:
         """The seed's `GET /backup/jobs` item."""
@@ -45,7 +53,7 @@ class BackupJob:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _job(row: sa.Row) -> BackupJob:
@@ -63,6 +71,19 @@ def _lock_tenant(conn: Connection, database: Database, tenant: str) -> None:
     """Serialize job creation per tenant. SQLite: BEGIN IMMEDIATE already serializes all writers."""
     if database.is_postgres:
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(tenant, 0))))
+
+
+def try_lock_tenant_restore(conn: Connection, database: Database, tenant: str) -> bool:
+    """Take the restore lock of `tenant` for this transaction, or False when another restore holds it.
+
+    PostgreSQL: a transaction-level advisory lock, so a second restore into the tenant gets a clear
+    answer at once instead of waiting and then hitting the first one's keys. SQLite: BEGIN IMMEDIATE
+    already serializes writers; the second restore then finds the tenant's rows.
+    """
+    if not database.is_postgres:
+        return True
+    key = sa.func.hashtextextended(sa.literal("tenant_restore:") + tenant, 0)
+    return bool(conn.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(key))))
 
 
 def schedule_backup(database: Database, tenant: str, tenant_column: str = DEFAULT_TENANT_COLUMN) -> BackupJob:
@@ -106,6 +127,15 @@ def list_jobs(database: Database, tenant: str | None = None) -> list[BackupJob]:
         return [_job(row) for row in conn.execute(select)]
 
 
+def latest_jobs(database: Database) -> list[BackupJob]:
+    """The newest backup job of each tenant, by tenant."""
+    latest: dict[str, BackupJob] = {}
+    with database.begin() as conn:
+        for row in conn.execute(sa.select(backup_jobs).order_by(backup_jobs.c.tenant, backup_jobs.c.created_at.desc())):
+            latest.setdefault(row.tenant, _job(row))
+    return list(latest.values())
+
+
 def pending_jobs(database: Database, since: dt.datetime | None = None, limit: int = 100) -> list[BackupJob]:
     """Pending jobs created at or after `since`, oldest first."""
     select = (
@@ -133,13 +163,93 @@ def _transition(database: Database, job_id: uuid.UUID, source: str, target: str,
     return get_job(database, job_id)
 
 
-def start_job(database: Database, job_id: str | uuid.UUID) -> BackupJob:
-    return _transition(database, parse_job_id(job_id), "pending", "running")
+def start_job(database: Database, job_id: str | uuid.UUID, run_id: str | None = None) -> BackupJob:
+    return _transition(database, parse_job_id(job_id), "pending", "running", run_id=run_id)
 
 
-def complete_job(database: Database, job_id: str | uuid.UUID, manifest_key: str) -> BackupJob:
-    return _transition(database, parse_job_id(job_id), "running", "completed", manifest_key=manifest_key)
+def complete_job(
+    database: Database, job_id: str | uuid.UUID, manifest_key: str, manifest_sha256: str | None = None
+) -> BackupJob:
+    return _transition(
+        database, parse_job_id(job_id), "running", "completed", manifest_key=manifest_key, manifest_sha256=manifest_sha256
+    )
 
 
 def fail_job(database: Database, job_id: str | uuid.UUID, error: str) -> BackupJob:
     return _transition(database, parse_job_id(job_id), "running", "failed", error=error[:_MAX_ERROR])
+
+
+def fail_stale_jobs(
+    database: Database,
+    run_status: Callable[[BackupJob], str | None],
+    stale_after: dt.timedelta,
+    now: dt.datetime | None = None,
+) -> list[BackupJob]:
+    """Mark failed, with the reason, each job that no run will finish, so the tenant can be scheduled again.
+
+    `run_status(job)` is the status of the Dagster run carrying the job (`"QUEUED"`, `"STARTED"`,
+    `"SUCCESS"`, `"FAILURE"`, ...), or None when the instance has no such run. A `pending` job older
+    than `stale_after` with no run, and a `running` job whose run ended (or that has no run and has not
+    moved for `stale_after`: a run of another instance, such as the CLI's, is given that long) fail.
+    """
+    now = now or _now()
+    failed = []
+    with database.begin() as conn:
+        active = [_job(row) for row in conn.execute(sa.select(backup_jobs).where(backup_jobs.c.status.in_(ACTIVE)))]
+    for job in active:
+        status = run_status(job)
+        old = now - job.updated_at > stale_after
+        reason = None
+        if job.status == "pending" and status is None and old:
+            reason = f"pending for more than {_seconds(stale_after)} s without a run"
+        elif job.status == "pending" and status in _ENDED:
+            reason = f"its run ended {status} before the job started"
+        elif job.status == "running" and status in _ENDED:
+            reason = f"its run {job.run_id} ended {status} while the job was running"
+        elif job.status == "running" and status is None and old:
+            reason = f"running for more than {_seconds(stale_after)} s without a run (the run {job.run_id} is gone)"
+        if reason is None:
+            continue
+        with database.begin() as conn:
+            updated = conn.execute(
+                backup_jobs.update()
+                .where(backup_jobs.c.job_id == job.job_id, backup_jobs.c.status == job.status)
+                .values(status="failed", updated_at=now, error=reason)
+            ).rowcount
+        if updated == 1:
+            failed.append(get_job(database, job.job_id))
+    return failed
+
+
+_ENDED = ("SUCCESS", "FAILURE", "CANCELED")
+
+
+def _seconds(delta: dt.timedelta) -> str:
+    return f"{delta.total_seconds():g}"
+
+
+def expired_jobs(database: Database, keep_last: int) -> list[BackupJob]:
+    """Per tenant, the completed jobs older than the newest `keep_last` that still have an archive."""
+    with database.begin() as conn:
+        rows = conn.execute(
+            sa.select(backup_jobs)
+            .where(backup_jobs.c.status == "completed", backup_jobs.c.manifest_key.is_not(None))
+            .order_by(backup_jobs.c.tenant, backup_jobs.c.created_at.desc(), backup_jobs.c.job_id)
+        )
+        kept: dict[str, int] = {}
+        expired = []
+        for job in map(_job, rows):
+            kept[job.tenant] = kept.get(job.tenant, 0) + 1
+            if kept[job.tenant] > keep_last:
+                expired.append(job)
+    return expired
+
+
+def mark_expired(database: Database, job_id: uuid.UUID, keep_last: int) -> None:
+    """The job stays completed; its manifest key goes, with the reason in `error`."""
+    with database.begin() as conn:
+        conn.execute(
+            backup_jobs.update()
+            .where(backup_jobs.c.job_id == job_id)
+            .values(manifest_key=None, updated_at=_now(), error=f"archive deleted by retention (keep the last {keep_last})")
+        )

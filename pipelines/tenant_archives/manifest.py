@@ -12,10 +12,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pipelines.tenant_archives.encryption import SCHEME
 from pipelines.tenant_archives.errors import TenantArchiveError
 
-FORMAT_VERSION = 1
-KNOWN_VERSIONS = (1,)
+ENCRYPTION_SCHEMES = (SCHEME,)
+
+# 2: the schema's columns carry their primary-key flag; parts may be encrypted (`encryption`).
+FORMAT_VERSION = 2
+KNOWN_VERSIONS = (2,)
 MANIFEST_NAME = "manifest.json"
 
 
@@ -51,10 +55,14 @@ class Manifest:
     schema: dict[str, list[list[Any]]]
     schema_fingerprint: str
     files: list[ArchivedFile] = field(default_factory=list)
+    encryption: str | None = None
     format_version: int = FORMAT_VERSION
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
+
+    def to_bytes(self) -> bytes:
+        return self.to_json().encode("utf-8")
 
     @property
     def total_rows(self) -> int:
@@ -105,8 +113,30 @@ class Manifest:
             raise TenantArchiveError(
                 f"manifest {key!r}: field 'created_at' is {data['created_at']!r}, not an ISO 8601 time"
             ) from None
+        for table, columns in data["schema"].items():
+            if not isinstance(columns, list) or not all(_is_column(c) for c in columns):
+                raise TenantArchiveError(
+                    f"manifest {key!r}: schema[{table!r}] is not a list of [name, kind, nullable, primary_key]"
+                )
+        encryption = data.get("encryption")
+        if encryption not in (None, *ENCRYPTION_SCHEMES):
+            raise TenantArchiveError(f"manifest {key!r}: encryption {encryption!r} is not one this version reads")
         files = [_parse_file(item, key, index) for index, item in enumerate(data["files"])]
-        return cls(**{**{name: data[name] for name in fields}, "files": files, "format_version": version})
+        return cls(
+            **{name: data[name] for name in fields if name != "files"},
+            files=files,
+            encryption=encryption,
+            format_version=version,
+        )
+
+
+def _is_column(column: Any) -> bool:
+    return (
+        isinstance(column, list)
+        and len(column) == 4
+        and all(isinstance(v, str) for v in column[:2])
+        and all(isinstance(v, bool) for v in column[2:])
+    )
 
 
 def _parse_file(item: Any, key: str, index: int) -> ArchivedFile:

@@ -1,9 +1,13 @@
 """Restore an archive under a new tenant, after checking everything that can be checked first.
 
-Before writing anything: the manifest parses and its format version is known; every file it lists
-is present with its byte size and sha256; the schema fingerprint equals the target database's; the
-new tenant has no rows yet. Then every file loads in one transaction (binary COPY on PostgreSQL),
-parents before children, with the tenant column set to the new tenant.
+Before writing anything: the manifest parses and its format version is known; with a signing key
+its signature matches; in the environment that made it, its sha256 is the one its backup job
+recorded; every entity of the archive's schema has its file set (parts 1..n, zero-row entities
+included) and nothing else is listed; every file is present with its byte size and sha256 (and an
+encrypted one opens with the key); the logical schema fingerprint equals the target database's; the
+new tenant has no rows and no other restore is filling it. Then every file loads in one transaction
+(binary COPY on PostgreSQL), parents before children, with the tenant column set to the new tenant,
+and each file's row count is checked against the manifest as it loads: a mismatch rolls it all back.
 
 Keys: every entity table's primary key starts with the tenant column (natural composite keys, see
 `tables.py`), so the archived ids are kept as they are and cannot collide with another tenant's, and
@@ -13,17 +17,23 @@ does not include the tenant column is refused before anything is written.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
+
+import sqlalchemy as sa
 
 from pipelines.core.database import Database
 from pipelines.core.object_store import ObjectStore
 from pipelines.core.rfc4180 import CsvFormatError, read_records
+from pipelines.tenant_archives.archive import ArchiveKeys
+from pipelines.tenant_archives.encryption import DecryptingReader, DecryptionError
 from pipelines.tenant_archives.entities import (
     Entity,
     check_tenant,
@@ -34,7 +44,15 @@ from pipelines.tenant_archives.entities import (
     tables_holding,
 )
 from pipelines.tenant_archives.errors import TenantArchiveError
+from pipelines.tenant_archives.integrity import (
+    SIGNATURE_NAME,
+    check_recorded_digest,
+    check_signature,
+)
+from pipelines.tenant_archives.jobs import try_lock_tenant_restore
 from pipelines.tenant_archives.manifest import ArchivedFile, Manifest, folder_of
+from pipelines.tenant_archives.settings import ARCHIVE_ENCRYPTION_KEY
+from pipelines.tenant_archives.tables import backup_jobs
 from pipelines.tenant_archives.values import decoder
 
 log = logging.getLogger(__name__)
@@ -48,41 +66,82 @@ class RestoreResult:
     source_tenant: str
     rows_per_entity: dict[str, int]
     seconds: float
+    signature_checked: bool = False
+    digest_checked: bool = False
 
     @property
     def total_rows(self) -> int:
         return sum(self.rows_per_entity.values())
 
 
+@dataclass(frozen=True)
+class CheckedArchive:
+    """A manifest whose own checks passed: where it came from and what it holds."""
+
+    manifest: Manifest
+    key: str
+    body: bytes
+    files: dict[str, list[ArchivedFile]]
+    signature_checked: bool
+
+
 def read_manifest(store: ObjectStore, key: str) -> Manifest:
     return Manifest.parse(store.get_bytes(key), key)
 
 
-def verify_files(store: ObjectStore, manifest_key: str, manifest: Manifest) -> None:
+def check_manifest(body: bytes, signature: bytes | None, where: str, keys: ArchiveKeys) -> CheckedArchive:
+    """The manifest's checks that need no data file: parse, signature, encryption key, completeness."""
+    manifest = Manifest.parse(body, where)
+    signed = check_signature(body, signature, keys.signing, where)
+    if manifest.encryption and keys.encryption is None:
+        raise TenantArchiveError(
+            f"archive {where!r} is encrypted ({manifest.encryption}): set {ARCHIVE_ENCRYPTION_KEY.name} to its key"
+        )
+    return CheckedArchive(manifest, where, body, files_by_entity(manifest, where), signed)
+
+
+def check_file(source: IO[bytes], listed: ArchivedFile, where: str, size: int | None, encrypted: bool, keys: ArchiveKeys) -> None:
+    """`source` (a file of the archive) has the manifest's size and sha256, and opens with the key."""
+    if size is not None and size != listed.bytes:
+        raise TenantArchiveError(f"archive file {where!r} has {size} bytes, the manifest says {listed.bytes}")
+    digest = hashlib.sha256()
+    first = b""
+    while chunk := source.read(_CHUNK):
+        if len(first) < _CHUNK + 64:
+            first += chunk[: _CHUNK + 64 - len(first)]
+        digest.update(chunk)
+    if digest.hexdigest() != listed.sha256:
+        raise TenantArchiveError(
+            f"archive file {where!r} has sha256 {digest.hexdigest()}, the manifest says {listed.sha256}: "
+            "the file was changed after it was archived"
+        )
+    if encrypted:
+        assert keys.encryption is not None
+        try:
+            DecryptingReader(io.BytesIO(first), keys.encryption).read(1)
+        except DecryptionError:
+            raise TenantArchiveError(
+                f"archive file {where!r} does not open with {ARCHIVE_ENCRYPTION_KEY.name}: the archive was "
+                "encrypted with another key"
+            ) from None
+
+
+def verify_files(store: ObjectStore, checked: CheckedArchive, keys: ArchiveKeys) -> None:
     """Every listed file is there, with the manifest's size and sha256."""
-    folder = folder_of(manifest_key)
-    for listed in manifest.files:
+    folder = folder_of(checked.key)
+    for listed in checked.manifest.files:
         key = folder + listed.name
         found = store.info(key)
         if found is None:
             raise TenantArchiveError(f"archive file {key!r} listed in the manifest is missing from the object store")
         if found.size != listed.bytes:
-            raise TenantArchiveError(
-                f"archive file {key!r} has {found.size} bytes, the manifest says {listed.bytes}"
-            )
-        digest = hashlib.sha256()
+            raise TenantArchiveError(f"archive file {key!r} has {found.size} bytes, the manifest says {listed.bytes}")
         with store.open_read(key) as source:
-            while chunk := source.read(_CHUNK):
-                digest.update(chunk)
-        if digest.hexdigest() != listed.sha256:
-            raise TenantArchiveError(
-                f"archive file {key!r} has sha256 {digest.hexdigest()}, the manifest says {listed.sha256}: "
-                "the file was changed after it was archived"
-            )
+            check_file(source, listed, key, None, bool(checked.manifest.encryption), keys)
 
 
 def verify_schema(manifest: Manifest, entities: Sequence[Entity], manifest_key: str) -> None:
-    """The target database's entity tables have exactly the archived columns and kinds."""
+    """The target database's entity tables have exactly the archived columns, kinds and keys."""
     target = schema_of(entities)
     if fingerprint(target) == manifest.schema_fingerprint and fingerprint(manifest.schema) == manifest.schema_fingerprint:
         return
@@ -103,23 +162,47 @@ def _verify_keys(entities: Sequence[Entity], tenant_column: str) -> None:
             )
 
 
+def recorded_digest(database: Database, job_id: str) -> str | None:
+    """The manifest sha256 this environment's backup job `job_id` recorded, if it has that job."""
+    try:
+        parsed = uuid.UUID(job_id)
+    except ValueError:
+        return None
+    with database.begin() as conn:
+        return conn.scalar(sa.select(backup_jobs.c.manifest_sha256).where(backup_jobs.c.job_id == parsed))
+
+
 def restore_archive(
-    database: Database, store: ObjectStore, manifest_key: str, new_tenant: str, logger: Any = None
+    database: Database,
+    store: ObjectStore,
+    manifest_key: str,
+    new_tenant: str,
+    logger: Any = None,
+    keys: ArchiveKeys | None = None,
 ) -> RestoreResult:
     """Check the archive against the target, then load it as `new_tenant` in one transaction."""
     logger = logger or log
+    keys = keys or ArchiveKeys.from_environment()
     started = time.monotonic()
     check_tenant(new_tenant, "new tenant")
-    manifest = read_manifest(store, manifest_key)
-    verify_files(store, manifest_key, manifest)
+    body = store.get_bytes(manifest_key)
+    signature_key = folder_of(manifest_key) + SIGNATURE_NAME
+    signature = store.get_bytes(signature_key) if store.exists(signature_key) else None
+    checked = check_manifest(body, signature, manifest_key, keys)
+    manifest = checked.manifest
+    digest_checked = check_recorded_digest(body, recorded_digest(database, manifest.job_id), manifest.job_id, manifest_key)
+    verify_files(store, checked, keys)
     column = manifest.tenant_column
     with database.begin() as conn:
         entities = discover_entities(conn, column)
     verify_schema(manifest, entities, manifest_key)
     _verify_keys(entities, column)
-    files = _files_by_entity(manifest, manifest_key)
     counts: dict[str, int] = {}
     with database.begin() as conn:
+        if not try_lock_tenant_restore(conn, database, new_tenant):
+            raise TenantArchiveError(
+                f"tenant {new_tenant!r} is being restored by another run right now: wait for it, or restore under another name"
+            )
         # Discovered again inside the writing transaction, so what was checked is what is written.
         entities = discover_entities(conn, column)
         verify_schema(manifest, entities, manifest_key)
@@ -130,33 +213,62 @@ def restore_archive(
             )
         for entity in entities:
             counts[entity.name] = 0
-            for listed in files.get(entity.name, []):
-                rows = _decoded_rows(store, folder_of(manifest_key) + listed.name, listed, entity, database.dialect, column, new_tenant)
-                loaded = database.bulk_insert(conn, entity.table, rows, columns=listed.columns)
+            for listed in checked.files[entity.name]:
+                key = folder_of(manifest_key) + listed.name
+                with _opened(store, key, manifest, keys) as text:
+                    rows = _decoded_rows(text, key, listed, entity, database.dialect, column, new_tenant)
+                    loaded = database.bulk_insert(conn, entity.table, rows, columns=listed.columns)
                 if loaded != listed.rows:
                     raise TenantArchiveError(
-                        f"archive file {listed.name!r} has {loaded} rows, the manifest says {listed.rows}"
+                        f"archive file {key!r} has {loaded} rows, the manifest says {listed.rows}: nothing was restored"
                     )
                 counts[entity.name] += loaded
             logger.info(f"restore of {new_tenant}: {entity.name} {counts[entity.name]} rows")
-    return RestoreResult(new_tenant, manifest_key, manifest.tenant, counts, time.monotonic() - started)
+    return RestoreResult(
+        new_tenant, manifest_key, manifest.tenant, counts, time.monotonic() - started, checked.signature_checked, digest_checked
+    )
 
 
-def _files_by_entity(manifest: Manifest, manifest_key: str) -> dict[str, list[ArchivedFile]]:
+@contextlib.contextmanager
+def _opened(store: ObjectStore, key: str, manifest: Manifest, keys: ArchiveKeys) -> Iterator[io.TextIOWrapper]:
+    with store.open_read(key) as raw:
+        source: IO[bytes] = raw
+        if manifest.encryption:
+            assert keys.encryption is not None
+            source = io.BufferedReader(DecryptingReader(raw, keys.encryption), buffer_size=_CHUNK)
+        yield io.TextIOWrapper(source, encoding="utf-8", newline="")
+
+
+def files_by_entity(manifest: Manifest, where: str) -> dict[str, list[ArchivedFile]]:
+    """Each entity of the archive's schema with its parts 1..n; anything else listed is refused."""
     files: dict[str, list[ArchivedFile]] = {}
+    names: set[str] = set()
     for listed in manifest.files:
         if listed.entity not in manifest.schema:
-            raise TenantArchiveError(f"manifest {manifest_key!r}: file {listed.name!r} is of unknown entity {listed.entity!r}")
+            raise TenantArchiveError(f"manifest {where!r}: file {listed.name!r} is of unknown entity {listed.entity!r}")
+        if listed.name in names:
+            raise TenantArchiveError(f"manifest {where!r}: file {listed.name!r} is listed twice")
+        names.add(listed.name)
         if sorted(listed.columns) != sorted(c[0] for c in manifest.schema[listed.entity]):
             raise TenantArchiveError(
-                f"manifest {manifest_key!r}: file {listed.name!r} columns {listed.columns} are not those of {listed.entity!r}"
+                f"manifest {where!r}: file {listed.name!r} columns {listed.columns} are not those of {listed.entity!r}"
             )
         files.setdefault(listed.entity, []).append(listed)
-    return {entity: sorted(parts, key=lambda f: f.part) for entity, parts in files.items()}
-
-
+    for entity in manifest.schema:
+        parts = sorted(files.get(entity, []), key=lambda f: f.part)
+        if not parts:
+            raise TenantArchiveError(
+                f"manifest {where!r}: entity {entity!r} of the archive's schema has no file: the archive is incomplete"
+            )
+        expected = [f"{entity}.csv"] if len(parts) == 1 else [f"{entity}.part-{n:04d}.csv" for n in range(1, len(parts) + 1)]
+        if [f.name for f in parts] != expected or [f.part for f in parts] != list(range(1, len(parts) + 1)):
+            raise TenantArchiveError(
+                f"manifest {where!r}: entity {entity!r} lists files {[f.name for f in parts]}, expected {expected}"
+            )
+        files[entity] = parts
+    return files
 def _decoded_rows(
-    store: ObjectStore,
+    text: io.TextIOWrapper,
     key: str,
     listed: ArchivedFile,
     entity: Entity,
@@ -168,23 +280,22 @@ def _decoded_rows(
     decoders = [decoder(kinds[name], entity.table.c[name], dialect) for name in listed.columns]
     tenant_index = listed.columns.index(tenant_column)
     width = len(listed.columns)
-    with store.open_read(key) as raw:
-        records = read_records(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
-        try:
-            header = next(records, None)
-            if header != listed.columns:
-                raise TenantArchiveError(f"archive file {key!r}: header {header} is not the manifest's {listed.columns}")
-            for number, record in enumerate(records, start=2):
-                if len(record) != width:
-                    raise TenantArchiveError(f"archive file {key!r}: record {number} has {len(record)} fields, expected {width}")
-                try:
-                    values = [None if text is None else decode(text) for decode, text in zip(decoders, record)]
-                except (ValueError, TypeError) as exc:
-                    raise TenantArchiveError(f"archive file {key!r}: record {number}: {_bad_field(decoders, record, listed.columns, exc)}") from None
-                values[tenant_index] = new_tenant
-                yield values
-        except CsvFormatError as exc:
-            raise TenantArchiveError(f"archive file {key!r}: {exc}") from None
+    records = read_records(text)
+    try:
+        header = next(records, None)
+        if header != listed.columns:
+            raise TenantArchiveError(f"archive file {key!r}: header {header} is not the manifest's {listed.columns}")
+        for number, record in enumerate(records, start=2):
+            if len(record) != width:
+                raise TenantArchiveError(f"archive file {key!r}: record {number} has {len(record)} fields, expected {width}")
+            try:
+                values = [None if field is None else decode(field) for decode, field in zip(decoders, record)]
+            except (ValueError, TypeError) as exc:
+                raise TenantArchiveError(f"archive file {key!r}: record {number}: {_bad_field(decoders, record, listed.columns, exc)}") from None
+            values[tenant_index] = new_tenant
+            yield values
+    except CsvFormatError as exc:
+        raise TenantArchiveError(f"archive file {key!r}: {exc}") from None
 
 
 def _bad_field(decoders: list[Any], record: list[str | None], columns: list[str], error: Exception) -> str:

@@ -143,5 +143,7 @@ backup_jobs = sa.Table(
     sa.Column("updated_at", TZDateTime, nullable=False),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("manifest_key", sa.String(500), nullable=True),
+    sa.Column("manifest_sha256", sa.String(64), nullable=True),
+    sa.Column("run_id", sa.String(64), nullable=True),
     sa.CheckConstraint("status IN ('pending', 'running', 'completed', 'failed')", name="status"),
 )

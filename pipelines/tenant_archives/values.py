@@ -19,7 +19,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-UTC = dt.timezone.utc
+from pipelines.core.database import TZDateTime
+
+UTC = dt.UTC
 _TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%f+00:00"
 _PG_TIMESTAMP = 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
 
@@ -86,7 +88,9 @@ def _timestamp(aware: bool) -> Decoder:
 def decoder(kind: str, column: sa.Column, dialect: str) -> Decoder:
     """Archive text (never None) -> the value to insert into `column` on `dialect`."""
     if kind == "timestamp":
-        return _timestamp(dialect == "postgresql" and bool(getattr(column.type, "timezone", False)))
+        # TZDateTime takes aware values on both backends (and stores UTC); a plain column as its dialect wants.
+        zoned = isinstance(column.type, TZDateTime) or (dialect == "postgresql" and bool(getattr(column.type, "timezone", False)))
+        return _timestamp(zoned)
     return {
         "json": json.loads,
         "bytes": _bytes,

@@ -14,7 +14,15 @@ from pipelines.core.database import Database
 from pipelines.core.object_store import LocalObjectStore
 from pipelines.core.rfc4180 import read_records
 from pipelines.tenant_archives import tables
+from pipelines.tenant_archives.settings import TENANT_ARCHIVE_SETTINGS
 from pipelines_tests.conftest import POSTGRES_URL
+
+
+@pytest.fixture(autouse=True)
+def no_archive_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's archive keys or stale time; a test sets what it needs."""
+    for setting in TENANT_ARCHIVE_SETTINGS:
+        monkeypatch.delenv(setting.name, raising=False)
 
 
 @pytest.fixture

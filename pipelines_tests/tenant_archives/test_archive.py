@@ -5,13 +5,13 @@ import pytest
 from pipelines.core.object_store import LocalObjectStore
 from pipelines.tenant_archives import tables
 from pipelines.tenant_archives.archive import archive_tenant
-from pipelines.tenant_archives.requests import ArchiveRequest
 from pipelines.tenant_archives.errors import TenantArchiveError
 from pipelines.tenant_archives.generate import TenantSize, generate_tenants
+from pipelines.tenant_archives.requests import ArchiveRequest
 from pipelines.tenant_archives.restore import restore_archive
 from pipelines_tests.tenant_archives.conftest import csv_records, tenant_rows
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 HEADER_USERS = b"tenant,user_id,display_name,email,created_at\r\n"
 
 

@@ -10,7 +10,12 @@ from pipelines.tenant_archives.errors import TenantArchiveError
 from pipelines.tenant_archives.generate import TenantSize, generate_tenants
 from pipelines.tenant_archives.manifest import manifest_key
 from pipelines.tenant_archives.partitions import tenants
-from pipelines.tenant_archives.requests import ArchiveRequest, RestoreRequest, archive_run_config, restore_run_config
+from pipelines.tenant_archives.requests import (
+    ArchiveRequest,
+    RestoreRequest,
+    archive_run_config,
+    restore_run_config,
+)
 from pipelines_tests.tenant_archives.conftest import tenant_rows
 
 
@@ -112,3 +117,21 @@ def test_restore_asset_loads_the_archive_and_adds_the_tenant_partition(database,
     assert result.asset_materializations_for_node("tenant_restore")[0].metadata["rows"].value == 1 + 1 + 3 * 4 + 3 + 30 + 28
     assert tenant_rows(target_database, "acme-2") == tenant_rows(database, "acme")
     assert instance.get_dynamic_partitions(tenants.name) == ["acme", "acme-2"]
+
+
+def test_restore_asset_takes_a_downloaded_archive_from_a_path(database, target_database, resources, instance, tmp_path):
+    from pipelines.tenant_archives.transport import download_archive
+
+    generate_tenants(database, ["acme"], TenantSize(users=2, events=5))
+    dg.materialize([tenant_archives], partition_key="acme", instance=instance, resources=resources)
+    [job] = jobs.list_jobs(database, "acme")
+    download_archive(database, resources["object_store"].get_store(), str(job.job_id), tmp_path / "acme.zip")
+    target = {**resources, "database": type(resources["database"])(url=target_database.url.render_as_string(hide_password=False))}
+    result = dg.materialize(
+        [tenant_restore], instance=instance, resources=target,
+        run_config=restore_run_config(RestoreRequest(from_path=str(tmp_path / "acme.zip"), tenant="acme-2")),
+    )
+    metadata = result.asset_materializations_for_node("tenant_restore")[0].metadata
+    assert metadata["rows"].value == 1 + 1 + 3 * 2 + 3 + 5 + 28
+    assert metadata["manifest_key"].value.startswith("uploads/acme-2/")
+    assert tenant_rows(target_database, "acme-2") == tenant_rows(database, "acme")

@@ -2,10 +2,15 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.tenant_archives.archive import archive_tenant
-from pipelines.tenant_archives.requests import ArchiveRequest
-from pipelines.tenant_archives.entities import discover_entities, fingerprint, schema_differences, schema_of
+from pipelines.tenant_archives.entities import (
+    discover_entities,
+    fingerprint,
+    schema_differences,
+    schema_of,
+)
 from pipelines.tenant_archives.errors import TenantArchiveError
 from pipelines.tenant_archives.generate import TenantSize, generate_tenants
+from pipelines.tenant_archives.requests import ArchiveRequest
 
 ENTITIES = [
     "applications", "aliases", "api_keys", "app_features", "application_events", "credentials",
@@ -29,7 +34,7 @@ def test_a_new_table_with_the_tenant_column_is_archived_without_code(database, s
     generate_tenants(database, ["acme"], TenantSize(users=1, events=1))
     _, manifest = archive_tenant(database, store, "acme", "job-1")
     assert "audit_notes" not in manifest.schema
-    assert manifest.schema["webhooks"] == [["tenant", "text", False], ["url", "text", False]]
+    assert manifest.schema["webhooks"] == [["tenant", "text", False, True], ["url", "text", False, True]]
     assert store.get_bytes("archives/acme/job-1/webhooks.csv") == b'tenant,url\r\nacme,"https://a.example/x,y"\r\n'
 
 
@@ -60,13 +65,24 @@ def test_schema_differences_name_table_column_and_kind():
     assert fingerprint(archived) != fingerprint(target)
 
 
-def test_both_backends_reduce_the_schema_to_the_same_kinds_except_uuid(database):
+def test_both_backends_give_the_same_logical_schema_and_fingerprint(database):
     with database.begin() as conn:
         schema = schema_of(discover_entities(conn))
-    expected_uuid = "uuid" if database.is_postgres else "text"  # SQLite stores UUIDs as CHAR(32)
     assert schema["application_events"] == [
-        ["api_key_id", "text", True], ["details", "json", True], ["event_type", "integer", False],
-        ["id", expected_uuid, False], ["message", "text", False], ["performed_at", "timestamp", False],
-        ["performed_by", "text", False], ["severity", "integer", False], ["subject", "text", False],
-        ["tenant", "text", False],
+        ["api_key_id", "text", True, False], ["details", "json", True, False], ["event_type", "integer", False, False],
+        ["id", "uuid", False, True], ["message", "text", False, False], ["performed_at", "timestamp", False, False],
+        ["performed_by", "text", False, False], ["severity", "integer", False, False], ["subject", "text", False, False],
+        ["tenant", "text", False, True],
     ]
+    assert schema["credentials"][:3] == [
+        ["aa_guid", "uuid", False, False], ["attestation_fmt", "text", False, False], ["backup_state", "boolean", True, False],
+    ]
+    assert schema["periodic_credential_reports"] == [
+        ["created_at", "date", False, True], ["credentials_count", "integer", False, False],
+        ["tenant", "text", False, True], ["users_count", "integer", False, False],
+    ]
+    # The same string on SQLite and PostgreSQL: an archive of one restores into the other.
+    assert fingerprint(schema) == LOGICAL_FINGERPRINT
+
+
+LOGICAL_FINGERPRINT = "sha256:703e0fd9d0f245571fd02127b2040ab64fa402ed660f46c2dec40ea58b90c448"

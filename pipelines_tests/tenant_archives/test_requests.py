@@ -5,7 +5,11 @@ import pytest
 
 from pipelines.definitions import defs as load_defs
 from pipelines.tenant_archives.errors import TenantArchiveError
-from pipelines.tenant_archives.requests import ArchiveRequest, RestoreRequest, RetentionRequest
+from pipelines.tenant_archives.requests import (
+    ArchiveRequest,
+    RestoreRequest,
+    RetentionRequest,
+)
 
 defs = load_defs()
 JOB_ID = "5b0c2f7e-6a58-4f1b-9d3e-2b6f0c1a9e77"
@@ -78,7 +82,10 @@ def test_a_bad_bound_is_refused_before_a_run_exists(job, asset, config, field):
 
 
 def test_the_launchpad_refuses_unknown_fields_and_wrong_types_over_graphql():
-    from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
+    from dagster_graphql.test.utils import (
+        define_out_of_process_context,
+        execute_dagster_graphql,
+    )
 
     import pipelines.definitions
 

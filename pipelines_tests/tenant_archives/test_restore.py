@@ -4,9 +4,9 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.tenant_archives.archive import archive_tenant
-from pipelines.tenant_archives.requests import ArchiveRequest
 from pipelines.tenant_archives.errors import TenantArchiveError
 from pipelines.tenant_archives.generate import TenantSize, generate_tenants
+from pipelines.tenant_archives.requests import ArchiveRequest
 from pipelines.tenant_archives.restore import restore_archive
 from pipelines_tests.tenant_archives.conftest import row_counts
 
@@ -75,7 +75,7 @@ def test_restore_refuses_an_unknown_manifest_version_and_writes_nothing(database
     store.put_bytes(key, json.dumps({**manifest, "format_version": 99}).encode())
     _refused(
         database, store, key,
-        r"^manifest 'archives/acme/job-1/manifest.json' has format_version 99; this version of pipelines reads 1$",
+        r"^manifest 'archives/acme/job-1/manifest.json' has format_version 99; this version of pipelines reads 2$",
     )
 
 
