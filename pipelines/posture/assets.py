@@ -19,7 +19,8 @@ IMPORT_CHECK = "script_failing_fulfillments_match_imported_objects"
 def responsive_responsibility_aggregate(database: DatabaseResource) -> dg.MaterializeResult:
     """Refreshes `responsive_responsibility_aggregate`: per service, responsibility, boundary and
     component the CIRs, passing, failing and the status (FAILING when any fulfillment fails).
-    PostgreSQL: REFRESH MATERIALIZED VIEW (CONCURRENTLY once it holds rows); SQLite: a rebuild."""
+    PostgreSQL: a plain REFRESH of the standby materialized view, then the view swapped onto it in one
+    short transaction (readers are never blocked); SQLite: a rebuild in one transaction."""
     result = refresh_aggregate(database.get_database())
     return dg.MaterializeResult(
         metadata={
@@ -27,6 +28,7 @@ def responsive_responsibility_aggregate(database: DatabaseResource) -> dg.Materi
             "failing_rows": dg.MetadataValue.int(result.failing_rows),
             "duration_seconds": dg.MetadataValue.float(result.seconds),
             "refresh": dg.MetadataValue.text(result.mode),
+            "swap_attempts": dg.MetadataValue.int(result.swap_attempts),
         }
     )
 
