@@ -11,7 +11,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -107,18 +107,23 @@ def _run(selection: list[str], asset: str, request: ExportRequest | ImportReques
 
 @contextmanager
 def _request_file(name: str) -> Iterator[Path]:
-    """The request body as a file: the named one, or stdin spooled to a temporary file."""
-    if name != "-":
-        path = Path(name)
-        if not path.is_file():
-            raise PostureError(f"request file {name!r} does not exist")
-        yield path
+    """The request body as a file in the upload folder (where a run may read it): the named file, or
+    stdin, copied there as a stream, and removed afterwards. A file already there is used as it is."""
+    from pipelines.posture.documents import upload_dirs
+
+    source = None if name == "-" else Path(name)
+    if source is not None and not source.is_file():
+        raise PostureError(f"request file {name!r} does not exist")
+    folders = upload_dirs()
+    if source is not None and any(source.resolve().is_relative_to(folder) for folder in folders):
+        yield source
         return
-    with tempfile.TemporaryDirectory(prefix="posture-request-") as folder:
-        path = Path(folder) / "request.json"
-        with open(path, "wb") as spool:
-            shutil.copyfileobj(sys.stdin.buffer, spool, 1024 * 1024)
-        yield path
+    folders[0].mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folders[0], prefix="cli-request-", suffix=".json") as spool:
+        with open(source, "rb") if source is not None else nullcontext(sys.stdin.buffer) as body:
+            shutil.copyfileobj(body, spool, 1024 * 1024)
+        spool.flush()
+        yield Path(spool.name)
 
 
 @contextmanager

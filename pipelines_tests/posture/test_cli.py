@@ -83,3 +83,16 @@ def test_export_then_import_through_stdin(sqlite_url, tmp_path):
     assert imported.returncode == 0, imported.stderr
     response = json.loads(imported.stdout)
     assert response["componentInstancesInserted"] == response["totalRecordsProcessed"] == len(objects) > 0
+
+
+def test_a_request_file_elsewhere_is_copied_into_the_upload_folder_and_removed(
+    cli_database, catalog, tmp_path, capsys, monkeypatch, clean_environment
+):
+    monkeypatch.delenv("PIPELINES_UPLOAD_DIRS")
+    (tmp_path / "elsewhere").mkdir()
+    request = write_document(tmp_path / "elsewhere" / "request.json", [lite_object()], config="INSERT")
+
+    assert main(["posture", "import", str(request)]) == 0
+
+    assert json.loads(capsys.readouterr().out)["componentInstanceResponsibilityFulfillmentsInserted"] == 1
+    assert list((clean_environment / "uploads").iterdir()) == []
