@@ -37,7 +37,14 @@ def responsive_responsibility_aggregate(database: DatabaseResource) -> dg.Materi
     group_name=GROUP,
     kinds={"postgres", "s3", "json"},
     deps=[responsive_responsibility_aggregate],
-    check_specs=[dg.AssetCheckSpec(EXPORT_CHECK, asset="lite_dynamic_state_export")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            EXPORT_CHECK,
+            asset="lite_dynamic_state_export",
+            description="The stored document, read back, holds one object per row of the view for the "
+            "requested services.",
+        )
+    ],
 )
 def lite_dynamic_state_export(
     context: dg.AssetExecutionContext,
@@ -77,7 +84,14 @@ def lite_dynamic_state_export(
     kinds={"postgres", "s3"},
     deps=[lite_dynamic_state_export],
     pool=POOL,
-    check_specs=[dg.AssetCheckSpec(IMPORT_CHECK, asset="lite_dynamic_state_import")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            IMPORT_CHECK,
+            asset="lite_dynamic_state_import",
+            description="Per service, the script-created FAILING fulfillments in the database equal the "
+            "FAILING objects imported (plus, for INSERT, those that were there before).",
+        )
+    ],
 )
 def lite_dynamic_state_import(
     context: dg.AssetExecutionContext,
@@ -123,10 +137,9 @@ def lite_dynamic_state_import(
 
 
 def _import_source(context: dg.AssetExecutionContext, request: ImportRequest) -> DocumentSource:
-    if request.uploaded_file:
-        return DocumentSource(path=request.uploaded_file)
-    if request.export_key:
-        return DocumentSource(key=request.export_key)
+    source = DocumentSource.of(request)
+    if source is not None:
+        return source
     event = context.instance.get_latest_materialization_event(dg.AssetKey("lite_dynamic_state_export"))
     key = event.asset_materialization.metadata.get("key") if event and event.asset_materialization else None
     if key is None:

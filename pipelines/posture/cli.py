@@ -67,7 +67,10 @@ def export(request: str | None, no_refresh: bool) -> None:
     default=ImportRequest.model_fields["batch_size"].default,
     help="Objects per round of lookups and writes (1 to 100000).",
 )
-def import_(request: str | None, key: str | None, config: str | None, batch_size: int) -> None:
+@click.option(
+    "--dry-run", is_flag=True, help="Validate and print the counts the import would report, without writing."
+)
+def import_(request: str | None, key: str | None, config: str | None, batch_size: int, dry_run: bool) -> None:
     """Import REQUEST, a body {"liteDynamicStateObjects": [...], "config": "REPLACE_ALL"} (or an
     export document) file ('-': stdin), or --key. Prints the seed's response counts."""
     from pipelines.posture.documents import DocumentReader
@@ -89,8 +92,23 @@ def import_(request: str | None, key: str | None, config: str | None, batch_size
         if config:
             fields["config"] = config
         import_request = ImportRequest.parse(fields, source=f"request {request}" if request else None)
-        metadata = _run([IMPORT_ASSET], IMPORT_ASSET, import_request)
-    click.echo(json.dumps(metadata["response"].value, indent=2))
+        if dry_run:
+            response = _dry_run(import_request)
+        else:
+            response = _run([IMPORT_ASSET], IMPORT_ASSET, import_request)["response"].value
+    click.echo(json.dumps(response, indent=2))
+
+
+def _dry_run(request: ImportRequest) -> dict[str, int]:
+    """The import's logic itself, rolled back (no run, no materialization, nothing written)."""
+    from pipelines.core.resources import DatabaseResource, ObjectStoreResource
+    from pipelines.posture.documents import DocumentSource
+    from pipelines.posture.lite_import import import_lite_dynamic_state
+
+    source = DocumentSource.of(request)
+    assert source is not None  # the command requires a file or --key
+    database, store = DatabaseResource().get_database(), ObjectStoreResource().get_store()
+    return import_lite_dynamic_state(database, store, source, request, dry_run=True).response()
 
 
 def _run(selection: list[str], asset: str, request: ExportRequest | ImportRequest) -> dict[str, Any]:

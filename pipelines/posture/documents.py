@@ -25,6 +25,7 @@ from pipelines.core.object_store import ObjectStore
 from pipelines.core.requests import shorten
 from pipelines.core.settings import PIPELINES_UPLOAD_DIRS, home_dir
 from pipelines.posture.errors import PostureError
+from pipelines.posture.requests import ImportRequest
 
 DOCUMENT_KEY = "liteDynamicStateObjects"
 FIELDS = ("responsibilitySlug", "serviceName", "status", "boundarySlug", "componentSlug")
@@ -44,6 +45,15 @@ class DocumentSource:
 
     key: str | None = None
     path: str | None = None
+
+    @classmethod
+    def of(cls, request: ImportRequest) -> DocumentSource | None:
+        """Where the request says to read (None: it names no document)."""
+        if request.uploaded_file:
+            return cls(path=request.uploaded_file)
+        if request.export_key:
+            return cls(key=request.export_key)
+        return None
 
     def describe(self) -> str:
         return f"file {self.path}" if self.path else f"object {self.key}"
@@ -155,7 +165,7 @@ def check_object_shape(index: int, obj: Any, errors: ErrorCollector) -> bool:
             field = str(error["loc"][0]) if error["loc"] else "object"
             value = None if error["type"] == "missing" else error["input"]
             errors.add(index, field, value, _PROBLEMS.get(error["type"], "is not a non-empty string"))
-            lookups = lookups and field == "status"
+            lookups = lookups and field == "status" and error["type"] != "missing"
         return lookups
     return True
 

@@ -177,8 +177,12 @@ def import_lite_dynamic_state(
     *,
     on_batch: Callable[[ImportResult], None] | None = None,
     logger: Any = None,
+    dry_run: bool = False,
 ) -> ImportResult:
-    """Validate the whole document, then write it (REPLACE_ALL: after deleting the previous set)."""
+    """Validate the whole document, then write it (REPLACE_ALL: after deleting the previous set).
+
+    `dry_run`: the same work, in a transaction that is rolled back: the counts are exactly what the
+    import would report, and nothing is written (ids taken from the sequences are skipped)."""
     logger = logger or log
     started = time.monotonic()
     result = ImportResult(config=str(options.config))
@@ -198,6 +202,9 @@ def import_lite_dynamic_state(
         result.insert_seconds = time.monotonic() - inserted_started
         result.failing_imported = sum(failing_imported.values())
         result.expected_failing_by_service = dict(failing_before + failing_imported)
+        if dry_run:
+            conn.get_transaction().rollback()
+            logger.info("Dry run: rolled back, nothing was written")
     result.seconds = time.monotonic() - started
     logger.info(
         f"Successfully imported {result.componentInstancesInserted} component instances, "

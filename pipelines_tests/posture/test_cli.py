@@ -8,7 +8,7 @@ import pytest
 from pipelines.cli import main
 from pipelines.posture.sample_catalog import CatalogShape, write_catalog
 
-from .conftest import lite_object, write_document
+from .conftest import lite_object, table_counts, write_document
 
 
 @pytest.fixture
@@ -96,3 +96,32 @@ def test_a_request_file_elsewhere_is_copied_into_the_upload_folder_and_removed(
 
     assert json.loads(capsys.readouterr().out)["componentInstanceResponsibilityFulfillmentsInserted"] == 1
     assert list((clean_environment / "uploads").iterdir()) == []
+
+
+def test_a_dry_run_writes_nothing_and_prints_the_counts_the_import_then_reports(cli_database, catalog, tmp_path, capsys):
+    catalog.service_instance("my-service", "PRODUCTION")
+    first = write_document(tmp_path / "first.json", [lite_object(), lite_object(component="DB")])
+    assert main(["posture", "import", str(first)]) == 0
+    capsys.readouterr()
+    before = table_counts(cli_database)
+    second = write_document(tmp_path / "second.json", [
+        lite_object(status="PASSING"), lite_object(service="other-service"), lite_object(service="other-service", component="SERVICE"),
+    ])
+
+    assert main(["posture", "import", str(second), "--dry-run"]) == 0
+    dry = json.loads(capsys.readouterr().out)
+    assert table_counts(cli_database) == before
+    assert main(["posture", "import", str(second)]) == 0
+    real = json.loads(capsys.readouterr().out)
+
+    assert dry == real == {
+        "componentInstancesInserted": 3,
+        "componentInstanceResponsibilitiesInserted": 3,
+        "componentInstanceResponsibilityFulfillmentsInserted": 3,
+        "totalRecordsProcessed": 3,
+        "componentInstancesDeleted": 2,
+        "componentInstanceResponsibilitiesDeleted": 2,
+        "componentInstanceResponsibilityFulfillmentsDeleted": 2,
+        "recordsSkipped": 0,
+    }
+    assert table_counts(cli_database) != before

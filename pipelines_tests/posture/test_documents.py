@@ -82,6 +82,15 @@ def test_object_shape_errors_name_index_field_and_value():
     ]
 
 
+def test_an_object_without_status_is_reported_and_not_looked_up():
+    errors = ErrorCollector()
+    missing = lite_object()
+    del missing["status"]
+    assert not check_object_shape(0, missing, errors)
+    assert check_object_shape(1, lite_object(status=7), errors)  # reported, the names are still looked up
+    assert [str(e) for e in errors.shown] == ["object 0: status None is missing", "object 1: status 7 is not PASSING or FAILING"]
+
+
 def test_errors_show_the_first_20_and_count_all():
     errors = ErrorCollector()
     for index in range(25):
