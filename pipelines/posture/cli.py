@@ -99,6 +99,22 @@ def import_(request: str | None, key: str | None, config: str | None, batch_size
     click.echo(json.dumps(response, indent=2))
 
 
+@cli.command("rollback")
+@click.option("--key", help="The backup to restore (posture/backups/...); none: the latest one.")
+def rollback(key: str | None) -> None:
+    """Undo a REPLACE_ALL import: restore the script-created set it backed up before deleting, by the
+    same REPLACE_ALL path (names, parents and statuses come back; the set replaced is backed up in
+    turn). Prints the seed's response counts."""
+    from pipelines.core.resources import ObjectStoreResource
+    from pipelines.posture.backup import latest_backup_key
+
+    key = key or latest_backup_key(ObjectStoreResource().get_store())
+    request = ImportRequest(config=ImportConfig.REPLACE_ALL, export_key=key)
+    metadata = _run([IMPORT_ASSET], IMPORT_ASSET, request)
+    click.echo(f"restored {key}", err=True)
+    click.echo(json.dumps(metadata["response"].value, indent=2))
+
+
 def _dry_run(request: ImportRequest) -> dict[str, int]:
     """The import's logic itself, rolled back (no run, no materialization, nothing written)."""
     from pipelines.core.resources import DatabaseResource, ObjectStoreResource

@@ -142,6 +142,9 @@ class LiteDynamicStateObject(BaseModel):
     status: Literal["PASSING", "FAILING"]
     boundarySlug: Name  # noqa: N815
     componentSlug: Name  # noqa: N815
+    # A backup of the script-created set (`pipelines.posture.backup`) also names each CI and its parent.
+    componentInstanceName: Name | None = None  # noqa: N815
+    parentComponentInstanceName: Name | None = None  # noqa: N815
 
 
 _PROBLEMS = {
@@ -306,15 +309,21 @@ def export_object(
     }
 
 
-def write_document(out: TextIO, objects: Iterable[Mapping[str, Any]]) -> int:
-    """Write `{"liteDynamicStateObjects": [...]}`, one object per line; returns how many."""
+def write_document(
+    out: TextIO, objects: Iterable[Mapping[str, Any]], after: Mapping[str, Any] | None = None
+) -> int:
+    """Write `{"liteDynamicStateObjects": [...]}`, one object per line, then the fields of `after`;
+    returns how many objects."""
     count = 0
     out.write('{"%s": [' % DOCUMENT_KEY)
     for obj in objects:
         out.write(",\n" if count else "\n")
         out.write(json.dumps(obj, ensure_ascii=False))
         count += 1
-    out.write("\n]}\n" if count else "]}\n")
+    out.write("\n]" if count else "]")
+    for key, value in (after or {}).items():
+        out.write(f", {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
+    out.write("}\n")
     return count
 
 
