@@ -116,7 +116,8 @@ def lite_dynamic_state_import(
             **counts,
             "config": dg.MetadataValue.text(result.config),
             "source": dg.MetadataValue.text(source.describe()),
-            "backup_key": dg.MetadataValue.path(result.backup_key or "(none: INSERT deletes nothing)"),
+            "backup_key": dg.MetadataValue.path(result.backup_key) if result.backup_key
+            else dg.MetadataValue.text("none (INSERT deletes nothing)"),
             "parent_instances_inserted": dg.MetadataValue.int(result.parent_instances_inserted),
             "failing_objects_imported": dg.MetadataValue.int(result.failing_imported),
             "delete_seconds": dg.MetadataValue.float(result.delete_seconds),

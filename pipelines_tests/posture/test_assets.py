@@ -39,6 +39,7 @@ def test_refresh_export_import_run_end_to_end_with_passing_checks(database, reso
     assert view["rows"] == export["objects"] == imported["totalRecordsProcessed"] == imported["componentInstancesInserted"]
     assert view["failing_rows"] == export["failing_objects"] == imported["failing_objects_imported"] > 0
     assert imported["source"] == f"object {export['key']}"
+    assert imported["backup_key"].startswith("posture/backups/") and imported["backup_key"].endswith(".json")
     assert "| responsibilitySlug | serviceName | status | boundarySlug | componentSlug |" in export["preview"]
 
     again = materialize(resources, instance, selection=["lite_dynamic_state_import"], import_request=ImportRequest(config=ImportConfig.INSERT))
