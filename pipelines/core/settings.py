@@ -69,6 +69,12 @@ PIPELINES_REDRIVE_VISIBILITY_SECONDS = Setting(
     "How long a received re-drive message stays hidden before SQS delivers it again (the sensor "
     "requests its run on one delivery and deletes it on a later one).",
 )
+PIPELINES_UPLOAD_DIRS = Setting(
+    "PIPELINES_UPLOAD_DIRS",
+    None,
+    "Folders (separated by `:`) a run may read an uploaded file from (the posture import's "
+    "`uploadedFile`). Unset: `$PIPELINES_HOME/uploads`.",
+)
 
 PIPELINES_EXECUTOR = Setting(
     "PIPELINES_EXECUTOR",
@@ -112,6 +118,7 @@ ALL_SETTINGS: tuple[Setting, ...] = (
     PIPELINES_CELERY_BACKEND_URL,
     PIPELINES_ALERT_WEBHOOK_URL,
     PIPELINES_UI_URL,
+    PIPELINES_UPLOAD_DIRS,
 )
 
 

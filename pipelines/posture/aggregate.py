@@ -6,9 +6,15 @@ CIRs fails, else PASSING; a group none of whose CIRs is fulfilled has no row. Re
 lite import (`created_by = 'lite-import-script'`) are never counted, so an import does not feed back
 into the next export.
 
-PostgreSQL: a MATERIALIZED VIEW (migration `posture_0001`), refreshed CONCURRENTLY once it holds rows
-(readers are never blocked), plainly while it is empty or not yet populated. SQLite: a table rebuilt
-in one transaction.
+PostgreSQL (migration `posture_0002`): a plain VIEW over one of two MATERIALIZED VIEWs,
+`responsive_responsibility_aggregate_a` and `_b`. A refresh fills the standby one with a plain
+REFRESH (which locks only the standby: nobody reads it) and then points the view at it with
+`CREATE OR REPLACE VIEW` in the same transaction, so readers see the old rows or the new ones, never
+a part, and wait at most for the swap. The swap waits for the view's lock at most `SWAP_LOCK_WAIT`
+at a time (a reader that started earlier and still runs holds it; readers queued behind the swap
+wait no longer than that), and is retried until `SWAP_DEADLINE_SECONDS`. Refreshes are serialized by
+an advisory lock. SQLite: a table rebuilt in one transaction (readers of another connection see the
+old table until it commits).
 """
 
 from __future__ import annotations
@@ -84,40 +90,92 @@ def aggregate_select() -> sa.Select:
     )
 
 
+MATERIALIZED = (f"{VIEW_NAME}_a", f"{VIEW_NAME}_b")
+# The longest a reader of the view waits for a swap (the swap's lock wait, then the swap itself).
+SWAP_LOCK_WAIT = "100ms"
+SWAP_DEADLINE_SECONDS = 300.0
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
 @dataclass(frozen=True)
 class RefreshResult:
     rows: int
     failing_rows: int
     seconds: float
-    mode: str  # "concurrently", "plain" (PostgreSQL) or "rebuild" (SQLite)
+    mode: str  # "swap" (PostgreSQL: the standby refreshed, then swapped in) or "rebuild" (SQLite)
+    materialized_view: str | None = None  # PostgreSQL: the one the view now reads
+    swap_attempts: int = 0
 
 
-def refresh_aggregate(database: Database, *, concurrently: bool | None = None) -> RefreshResult:
-    """Refresh the view; `concurrently=None` picks CONCURRENTLY when the view already holds rows."""
+def refresh_aggregate(database: Database) -> RefreshResult:
+    """Refresh the view without blocking its readers (PostgreSQL) or rebuild its table (SQLite)."""
     started = time.monotonic()
     with database.begin() as conn:
-        mode = refresh_statement(conn, concurrently)
+        swapped = refresh_statement(conn)
     seconds = time.monotonic() - started
     with database.begin() as conn:
         rows, failing_rows = aggregate_counts(conn)
+    mode = "rebuild" if swapped is None else "swap"
     log.info("Refreshed %s (%s): %d rows, %d failing, %.2f s", VIEW_NAME, mode, rows, failing_rows, seconds)
-    return RefreshResult(rows=rows, failing_rows=failing_rows, seconds=seconds, mode=mode)
+    return RefreshResult(
+        rows=rows, failing_rows=failing_rows, seconds=seconds, mode=mode,
+        materialized_view=swapped[0] if swapped else None, swap_attempts=swapped[1] if swapped else 0,
+    )
 
 
-def refresh_statement(conn: Connection, concurrently: bool | None) -> str:
-    """The dialect-specific part: REFRESH MATERIALIZED VIEW on PostgreSQL, a table rebuild on SQLite."""
+def refresh_statement(conn: Connection) -> tuple[str, int] | None:
+    """The dialect-specific part. PostgreSQL: REFRESH the standby materialized view, then swap it in;
+    returns (the view it reads now, swap attempts). SQLite: rebuild the table; returns None."""
     if conn.dialect.name != "postgresql":
         aggregate_view.drop(conn, checkfirst=True)
         aggregate_view.create(conn)
         conn.execute(aggregate_view.insert().from_select([c.name for c in aggregate_view.c], aggregate_select()))
-        return "rebuild"
-    if concurrently is None:
-        concurrently = is_populated(conn) and conn.scalar(sa.select(sa.exists().select_from(aggregate_view))) is True
-    # The diff of a concurrent refresh and the sort of a plain one both spill to disk at the default.
+        return None
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('posture.responsive_responsibility_aggregate'))"))
+    standby = next(name for name in MATERIALIZED if name != active_materialized_view(conn))
+    # The sort of a refresh spills to disk at the default.
     conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
-    keyword = "CONCURRENTLY " if concurrently else ""
-    conn.execute(sa.text(f"REFRESH MATERIALIZED VIEW {keyword}{VIEW_NAME}"))
-    return "concurrently" if concurrently else "plain"
+    conn.execute(sa.text(f"REFRESH MATERIALIZED VIEW {standby}"))
+    return standby, _swap_in(conn, standby)
+
+
+def _swap_in(conn: Connection, standby: str) -> int:
+    """Point the view at `standby`, waiting for its lock `SWAP_LOCK_WAIT` at a time; returns the attempts."""
+    conn.execute(sa.text(f"SET LOCAL lock_timeout = '{SWAP_LOCK_WAIT}'"))
+    deadline = time.monotonic() + SWAP_DEADLINE_SECONDS
+    attempts = 0
+    while True:
+        attempts += 1
+        savepoint = conn.begin_nested()
+        try:
+            conn.execute(sa.text(f"CREATE OR REPLACE VIEW {VIEW_NAME} AS SELECT * FROM {standby}"))
+        except sa.exc.OperationalError as exc:
+            savepoint.rollback()
+            if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+                raise
+            if time.monotonic() > deadline:
+                raise PostureError(
+                    f"{VIEW_NAME}: the refreshed rows could not be swapped in within {SWAP_DEADLINE_SECONDS:.0f} s "
+                    f"({attempts} attempts): a reader holds the view that long; nothing was changed"
+                ) from None
+            time.sleep(min(0.05 * attempts, 1.0))
+            continue
+        savepoint.commit()
+        conn.execute(sa.text("SET LOCAL lock_timeout = 0"))
+        return attempts
+
+
+def active_materialized_view(conn: Connection) -> str:
+    """PostgreSQL: which of the two materialized views `responsive_responsibility_aggregate` reads."""
+    return conn.scalar(
+        sa.text(
+            "SELECT DISTINCT c.relname FROM pg_rewrite AS r "
+            "JOIN pg_depend AS d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid "
+            "JOIN pg_class AS c ON c.oid = d.refobjid "
+            "WHERE r.ev_class = CAST(:view AS regclass) AND c.relkind = 'm'"
+        ),
+        {"view": VIEW_NAME},
+    )
 
 
 def is_populated(conn: Connection) -> bool:
@@ -127,7 +185,7 @@ def is_populated(conn: Connection) -> bool:
             sa.text(
                 "SELECT ispopulated FROM pg_matviews WHERE matviewname = :name AND schemaname = current_schema()"
             ),
-            {"name": VIEW_NAME},
+            {"name": active_materialized_view(conn)},
         )
         return bool(populated)
     return sa.inspect(conn).has_table(VIEW_NAME)

@@ -26,7 +26,8 @@ IMPORT_CHECK = "script_failing_fulfillments_match_imported_objects"
 def responsive_responsibility_aggregate(database: DatabaseResource) -> dg.MaterializeResult:
     """Refreshes `responsive_responsibility_aggregate`: per service, responsibility, boundary and
     component the CIRs, passing, failing and the status (FAILING when any fulfillment fails).
-    PostgreSQL: REFRESH MATERIALIZED VIEW (CONCURRENTLY once it holds rows); SQLite: a rebuild."""
+    PostgreSQL: a plain REFRESH of the standby materialized view, then the view swapped onto it in one
+    short transaction (readers are never blocked); SQLite: a rebuild in one transaction."""
     result = refresh_aggregate(database.get_database())
     return dg.MaterializeResult(
         metadata={
@@ -34,6 +35,7 @@ def responsive_responsibility_aggregate(database: DatabaseResource) -> dg.Materi
             "failing_rows": dg.MetadataValue.int(result.failing_rows),
             "duration_seconds": dg.MetadataValue.float(result.seconds),
             "refresh": dg.MetadataValue.text(result.mode),
+            "swap_attempts": dg.MetadataValue.int(result.swap_attempts),
         }
     )
 
@@ -42,7 +44,14 @@ def responsive_responsibility_aggregate(database: DatabaseResource) -> dg.Materi
     group_name=GROUP,
     kinds={"postgres", "s3", "json"},
     deps=[responsive_responsibility_aggregate],
-    check_specs=[dg.AssetCheckSpec(EXPORT_CHECK, asset="lite_dynamic_state_export")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            EXPORT_CHECK,
+            asset="lite_dynamic_state_export",
+            description="The stored document, read back, holds one object per row of the view for the "
+            "requested services.",
+        )
+    ],
 )
 def lite_dynamic_state_export(
     context: dg.AssetExecutionContext,
@@ -82,7 +91,14 @@ def lite_dynamic_state_export(
     kinds={"postgres", "s3"},
     deps=[lite_dynamic_state_export],
     pool=POOL,
-    check_specs=[dg.AssetCheckSpec(IMPORT_CHECK, asset="lite_dynamic_state_import")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            IMPORT_CHECK,
+            asset="lite_dynamic_state_import",
+            description="Per service, the script-created FAILING fulfillments in the database equal the "
+            "FAILING objects imported (plus, for INSERT, those that were there before).",
+        )
+    ],
 )
 def lite_dynamic_state_import(
     context: dg.AssetExecutionContext,
@@ -107,6 +123,8 @@ def lite_dynamic_state_import(
             **counts,
             "config": dg.MetadataValue.text(result.config),
             "source": dg.MetadataValue.text(source.describe()),
+            "backup_key": dg.MetadataValue.path(result.backup_key) if result.backup_key
+            else dg.MetadataValue.text("none (INSERT deletes nothing)"),
             "parent_instances_inserted": dg.MetadataValue.int(result.parent_instances_inserted),
             "failing_objects_imported": dg.MetadataValue.int(result.failing_imported),
             "delete_seconds": dg.MetadataValue.float(result.delete_seconds),
@@ -128,10 +146,9 @@ def lite_dynamic_state_import(
 
 
 def _import_source(context: dg.AssetExecutionContext, request: ImportRequest) -> DocumentSource:
-    if request.uploaded_file:
-        return DocumentSource(path=request.uploaded_file)
-    if request.export_key:
-        return DocumentSource(key=request.export_key)
+    source = DocumentSource.of(request)
+    if source is not None:
+        return source
     event = context.instance.get_latest_materialization_event(dg.AssetKey("lite_dynamic_state_export"))
     key = event.asset_materialization.metadata.get("key") if event and event.asset_materialization else None
     if key is None:

@@ -11,7 +11,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,10 @@ def export(request: str | None, no_refresh: bool) -> None:
     default=ImportRequest.model_fields["batch_size"].default,
     help="Objects per round of lookups and writes (1 to 100000).",
 )
-def import_(request: str | None, key: str | None, config: str | None, batch_size: int) -> None:
+@click.option(
+    "--dry-run", is_flag=True, help="Validate and print the counts the import would report, without writing."
+)
+def import_(request: str | None, key: str | None, config: str | None, batch_size: int, dry_run: bool) -> None:
     """Import REQUEST, a body {"liteDynamicStateObjects": [...], "config": "REPLACE_ALL"} (or an
     export document) file ('-': stdin), or --key. Prints the seed's response counts."""
     from pipelines.posture.documents import DocumentReader
@@ -89,8 +92,39 @@ def import_(request: str | None, key: str | None, config: str | None, batch_size
         if config:
             fields["config"] = config
         import_request = ImportRequest.parse(fields, source=f"request {request}" if request else None)
-        metadata = _run([IMPORT_ASSET], IMPORT_ASSET, import_request)
+        if dry_run:
+            response = _dry_run(import_request)
+        else:
+            response = _run([IMPORT_ASSET], IMPORT_ASSET, import_request)["response"].value
+    click.echo(json.dumps(response, indent=2))
+
+
+@cli.command("rollback")
+@click.option("--key", help="The backup to restore (posture/backups/...); none: the latest one.")
+def rollback(key: str | None) -> None:
+    """Undo a REPLACE_ALL import: restore the script-created set it backed up before deleting, by the
+    same REPLACE_ALL path (names, parents and statuses come back; the set replaced is backed up in
+    turn). Prints the seed's response counts."""
+    from pipelines.core.resources import ObjectStoreResource
+    from pipelines.posture.backup import latest_backup_key
+
+    key = key or latest_backup_key(ObjectStoreResource().get_store())
+    request = ImportRequest(config=ImportConfig.REPLACE_ALL, export_key=key)
+    metadata = _run([IMPORT_ASSET], IMPORT_ASSET, request)
+    click.echo(f"restored {key}", err=True)
     click.echo(json.dumps(metadata["response"].value, indent=2))
+
+
+def _dry_run(request: ImportRequest) -> dict[str, int]:
+    """The import's logic itself, rolled back (no run, no materialization, nothing written)."""
+    from pipelines.core.resources import DatabaseResource, ObjectStoreResource
+    from pipelines.posture.documents import DocumentSource
+    from pipelines.posture.lite_import import import_lite_dynamic_state
+
+    source = DocumentSource.of(request)
+    assert source is not None  # the command requires a file or --key
+    database, store = DatabaseResource().get_database(), ObjectStoreResource().get_store()
+    return import_lite_dynamic_state(database, store, source, request, dry_run=True).response()
 
 
 def _run(selection: list[str], asset: str, request: ExportRequest | ImportRequest) -> dict[str, Any]:
@@ -107,18 +141,23 @@ def _run(selection: list[str], asset: str, request: ExportRequest | ImportReques
 
 @contextmanager
 def _request_file(name: str) -> Iterator[Path]:
-    """The request body as a file: the named one, or stdin spooled to a temporary file."""
-    if name != "-":
-        path = Path(name)
-        if not path.is_file():
-            raise PostureError(f"request file {name!r} does not exist")
-        yield path
+    """The request body as a file in the upload folder (where a run may read it): the named file, or
+    stdin, copied there as a stream, and removed afterwards. A file already there is used as it is."""
+    from pipelines.posture.documents import upload_dirs
+
+    source = None if name == "-" else Path(name)
+    if source is not None and not source.is_file():
+        raise PostureError(f"request file {name!r} does not exist")
+    folders = upload_dirs()
+    if source is not None and any(source.resolve().is_relative_to(folder) for folder in folders):
+        yield source
         return
-    with tempfile.TemporaryDirectory(prefix="posture-request-") as folder:
-        path = Path(folder) / "request.json"
-        with open(path, "wb") as spool:
-            shutil.copyfileobj(sys.stdin.buffer, spool, 1024 * 1024)
-        yield path
+    folders[0].mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folders[0], prefix="cli-request-", suffix=".json") as spool:
+        with open(source, "rb") if source is not None else nullcontext(sys.stdin.buffer) as body:
+            shutil.copyfileobj(body, spool, 1024 * 1024)
+        spool.flush()
+        yield Path(spool.name)
 
 
 @contextmanager

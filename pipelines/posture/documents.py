@@ -11,22 +11,28 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Annotated, Any, Literal, TextIO
+from typing import IO, Annotated, Any, Literal, NoReturn, TextIO
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from pipelines.core.object_store import ObjectStore
+from pipelines.core.requests import shorten
+from pipelines.core.settings import PIPELINES_UPLOAD_DIRS, home_dir
 from pipelines.posture.errors import PostureError
+from pipelines.posture.requests import ImportRequest
 
 DOCUMENT_KEY = "liteDynamicStateObjects"
 FIELDS = ("responsibilitySlug", "serviceName", "status", "boundarySlug", "componentSlug")
 STATUSES = ("PASSING", "FAILING")
 SHOWN_ERRORS = 20
+UPLOADS_FOLDER = "uploads"
+PATH_SHOWN = 240  # characters of a path shown in an error
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
@@ -40,22 +46,55 @@ class DocumentSource:
     key: str | None = None
     path: str | None = None
 
+    @classmethod
+    def of(cls, request: ImportRequest) -> DocumentSource | None:
+        """Where the request says to read (None: it names no document)."""
+        if request.uploaded_file:
+            return cls(path=request.uploaded_file)
+        if request.export_key:
+            return cls(key=request.export_key)
+        return None
+
     def describe(self) -> str:
         return f"file {self.path}" if self.path else f"object {self.key}"
 
     @contextmanager
     def open(self, store: ObjectStore) -> Iterator[TextIO]:
         if self.path:
+            path = confined_upload(self.path)
             try:
-                handle: IO[bytes] = open(Path(self.path), "rb")
+                # O_NOFOLLOW: the checked path's last part cannot have become a link meanwhile.
+                handle: IO[bytes] = os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb")
             except OSError as exc:
-                raise PostureError(f"uploadedFile {self.path!r} cannot be read: {exc.strerror}") from None
+                raise PostureError(f"uploadedFile {shorten(self.path, PATH_SHOWN)} cannot be read: {exc.strerror}") from None
             with handle, io.TextIOWrapper(handle, encoding="utf-8", newline="") as text:
                 yield text
             return
         assert self.key is not None
         with store.open_read(self.key) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
             yield text
+
+
+def upload_dirs() -> list[Path]:
+    """The folders an `uploadedFile` may be in: PIPELINES_UPLOAD_DIRS, else `$PIPELINES_HOME/uploads`."""
+    configured = PIPELINES_UPLOAD_DIRS.get()
+    if configured:
+        return [Path(folder).expanduser().resolve() for folder in configured.split(os.pathsep) if folder.strip()]
+    return [home_dir() / UPLOADS_FOLDER]
+
+
+def confined_upload(path: str) -> Path:
+    """`path` resolved (links followed), if it is inside an allowed upload folder; checked before
+    anything opens it, so a path elsewhere (`/etc/passwd`) is refused without reading a byte."""
+    resolved = Path(path).expanduser().resolve()
+    allowed = upload_dirs()
+    if not any(resolved.is_relative_to(folder) for folder in allowed):
+        folders = ", ".join(str(folder) for folder in allowed)
+        raise PostureError(
+            f"uploadedFile {shorten(path, PATH_SHOWN)} is not inside an upload folder ({folders}): put the file there, "
+            f"or list its folder in {PIPELINES_UPLOAD_DIRS.name}"
+        )
+    return resolved
 
 
 @dataclass(frozen=True)
@@ -67,7 +106,7 @@ class ObjectError:
 
     def __str__(self) -> str:
         where = "" if self.index is None else f"object {self.index}: "
-        return f"{where}{self.field} {self.value!r} {self.problem}"
+        return f"{where}{self.field} {shorten(self.value)} {self.problem}"
 
 
 class ErrorCollector:
@@ -103,6 +142,9 @@ class LiteDynamicStateObject(BaseModel):
     status: Literal["PASSING", "FAILING"]
     boundarySlug: Name  # noqa: N815
     componentSlug: Name  # noqa: N815
+    # A backup of the script-created set (`pipelines.posture.backup`) also names each CI and its parent.
+    componentInstanceName: Name | None = None  # noqa: N815
+    parentComponentInstanceName: Name | None = None  # noqa: N815
 
 
 _PROBLEMS = {
@@ -126,7 +168,7 @@ def check_object_shape(index: int, obj: Any, errors: ErrorCollector) -> bool:
             field = str(error["loc"][0]) if error["loc"] else "object"
             value = None if error["type"] == "missing" else error["input"]
             errors.add(index, field, value, _PROBLEMS.get(error["type"], "is not a non-empty string"))
-            lookups = lookups and field == "status"
+            lookups = lookups and field == "status" and error["type"] != "missing"
         return lookups
     return True
 
@@ -138,6 +180,7 @@ class DocumentReader:
         self.stream, self.source, self.chunk_chars = stream, source, chunk_chars
         self.extra: dict[str, Any] = {}
         self._buf, self._pos, self._offset, self._eof = "", 0, 0, False
+        self._index: int | None = None  # the element of the array being read
 
     def objects(self) -> Iterator[Any]:
         self._expect("{")
@@ -148,7 +191,7 @@ class DocumentReader:
             while True:
                 key = self._value()
                 if not isinstance(key, str):
-                    self._fail(f"expected a field name, found {key!r}")
+                    self._fail(f"expected a field name, found {shorten(key)}")
                 self._expect(":")
                 if key == DOCUMENT_KEY:
                     if seen_objects:
@@ -176,20 +219,26 @@ class DocumentReader:
         if self._peek() == "]":
             self._pos += 1
             return
+        self._index = 0
         while True:
             yield self._value()
             after = self._peek()
             self._pos += 1
             if after == "]":
+                self._index = None
                 return
             if after != ",":
                 self._pos -= 1
                 self._fail(f"expected ',' or ']' in {DOCUMENT_KEY}, found {after!r}")
+            self._index += 1
 
     def _fill(self) -> bool:
         if self._eof:
             return False
-        chunk = self.stream.read(self.chunk_chars)
+        try:
+            chunk = self.stream.read(self.chunk_chars)
+        except UnicodeDecodeError as exc:
+            self._fail(f"not UTF-8 text ({exc.reason}: byte 0x{exc.object[exc.start]:02x})", self._offset + len(self._buf))
         if not chunk:
             self._eof = True
             return False
@@ -220,19 +269,31 @@ class DocumentReader:
             try:
                 value, end = _DECODER.raw_decode(self._buf, self._pos)
             except json.JSONDecodeError as exc:
-                # Most often an element cut by the end of the buffer: read on, unless it is huge.
-                if len(self._buf) - self._pos > _MAX_ELEMENT_CHARS or not self._fill():
+                # An element cut by the end of the buffer fails at that end (or in its last string):
+                # read on, up to a limit; any other error is the document's.
+                cut = exc.pos >= len(self._buf) - 8 or exc.msg.startswith("Unterminated string")
+                if cut and len(self._buf) - self._pos > _MAX_ELEMENT_CHARS:
+                    self._too_long()
+                if not cut or not self._fill():
                     self._fail(exc.msg, self._offset + exc.pos)
                 continue
+            except RecursionError:
+                self._fail("nested too deeply: an object is five flat fields")
             # A number at the very end of the buffer may continue in the next chunk.
             if end == len(self._buf) and self._fill():
                 continue
+            if end - self._pos > _MAX_ELEMENT_CHARS:
+                self._too_long()
             self._pos = end
             return value
 
-    def _fail(self, problem: str, at: int | None = None) -> None:
+    def _too_long(self) -> NoReturn:
+        self._fail(f"over {_MAX_ELEMENT_CHARS >> 20} MiB: an object is five short fields")
+
+    def _fail(self, problem: str, at: int | None = None) -> NoReturn:
         where = self._offset + self._pos if at is None else at
-        raise PostureError(f"malformed {self.source} at character {where}: {problem}")
+        element = "" if self._index is None else f" (object {self._index})"
+        raise PostureError(f"malformed {self.source} at character {where}{element}: {problem}")
 
 
 def export_object(
@@ -248,15 +309,21 @@ def export_object(
     }
 
 
-def write_document(out: TextIO, objects: Iterable[Mapping[str, Any]]) -> int:
-    """Write `{"liteDynamicStateObjects": [...]}`, one object per line; returns how many."""
+def write_document(
+    out: TextIO, objects: Iterable[Mapping[str, Any]], after: Mapping[str, Any] | None = None
+) -> int:
+    """Write `{"liteDynamicStateObjects": [...]}`, one object per line, then the fields of `after`;
+    returns how many objects."""
     count = 0
     out.write('{"%s": [' % DOCUMENT_KEY)
     for obj in objects:
         out.write(",\n" if count else "\n")
         out.write(json.dumps(obj, ensure_ascii=False))
         count += 1
-    out.write("\n]}\n" if count else "]}\n")
+    out.write("\n]" if count else "]")
+    for key, value in (after or {}).items():
+        out.write(f", {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
+    out.write("}\n")
     return count
 
 

@@ -29,8 +29,10 @@ from sqlalchemy.exc import IntegrityError
 
 from pipelines.core.database import Database
 from pipelines.core.progress import Progress
+from pipelines.core.requests import shorten
 from pipelines.core.object_store import ObjectStore
 from pipelines.posture.documents import DocumentReader, DocumentSource, ErrorCollector, check_object_shape
+from pipelines.posture.backup import PARENTS_KEY, write_backup
 from pipelines.posture.errors import PostureError
 from pipelines.posture.requests import ImportConfig, ImportRequest
 from pipelines.posture.tables import (
@@ -75,6 +77,7 @@ class ImportResult:
     delete_seconds: float = 0.0
     insert_seconds: float = 0.0
     seconds: float = 0.0
+    backup_key: str | None = None  # REPLACE_ALL: the previous set, as `pipelines.posture.backup` wrote it
     # Script-created FAILING fulfillments per service name the database must hold after the import.
     expected_failing_by_service: dict[str, int] = field(default_factory=dict)
 
@@ -132,6 +135,8 @@ class _Plan:
 
     total: int = 0
     first_service_object: dict[tuple[int, int], tuple[int, int, str]] = field(default_factory=dict)
+    # A backup (`pipelines.posture.backup`): its CIs without a CIR; None for any other document.
+    parent_instances: list[dict[str, Any]] | None = None
 
 
 class IdAllocator:
@@ -177,8 +182,12 @@ def import_lite_dynamic_state(
     *,
     on_batch: Callable[[ImportResult], None] | None = None,
     logger: Any = None,
+    dry_run: bool = False,
 ) -> ImportResult:
-    """Validate the whole document, then write it (REPLACE_ALL: after deleting the previous set)."""
+    """Validate the whole document, then write it (REPLACE_ALL: after deleting the previous set).
+
+    `dry_run`: the same work, in a transaction that is rolled back: the counts are exactly what the
+    import would report, and nothing is written (ids taken from the sequences are skipped)."""
     logger = logger or log
     started = time.monotonic()
     result = ImportResult(config=str(options.config))
@@ -189,15 +198,24 @@ def import_lite_dynamic_state(
         result.totalRecordsProcessed = plan.total
         logger.info(f"Importing {plan.total} lite dynamic objects with config: {options.config}")
         if options.config is ImportConfig.REPLACE_ALL:
+            if not dry_run:
+                result.backup_key, backed_up = write_backup(conn, database, store)
+                logger.info(f"Backed up the {backed_up} script-created objects to {result.backup_key}")
             _replace_all_delete(conn, result, logger)
             failing_before: Counter[str] = Counter()
         else:
             failing_before = script_failing_by_service(conn)
         inserted_started = time.monotonic()
-        failing_imported = _insert(conn, database, store, source, options, catalog, plan, result, on_batch, logger)
+        if plan.parent_instances is not None and options.config is ImportConfig.REPLACE_ALL:
+            failing_imported = _restore(conn, database, store, source, catalog, plan, result)
+        else:
+            failing_imported = _insert(conn, database, store, source, options, catalog, plan, result, on_batch, logger)
         result.insert_seconds = time.monotonic() - inserted_started
         result.failing_imported = sum(failing_imported.values())
         result.expected_failing_by_service = dict(failing_before + failing_imported)
+        if dry_run:
+            conn.get_transaction().rollback()
+            logger.info("Dry run: rolled back, nothing was written")
     result.seconds = time.monotonic() - started
     logger.info(
         f"Successfully imported {result.componentInstancesInserted} component instances, "
@@ -224,7 +242,8 @@ def _validate(store: ObjectStore, source: DocumentSource, catalog: Catalog) -> _
     errors = ErrorCollector()
     service_component = catalog.service_component_id
     with source.open(store) as text:
-        for index, obj in enumerate(DocumentReader(text, source=source.describe()).objects()):
+        reader = DocumentReader(text, source=source.describe())
+        for index, obj in enumerate(reader.objects()):
             plan.total += 1
             if not check_object_shape(index, obj, errors) or not catalog.check(index, obj, errors):
                 continue
@@ -233,8 +252,27 @@ def _validate(store: ObjectStore, source: DocumentSource, catalog: Catalog) -> _
                 plan.first_service_object.setdefault(
                     key, (index, catalog.responsibilities[obj["responsibilitySlug"]], obj["status"])
                 )
+    if PARENTS_KEY in reader.extra:
+        plan.parent_instances = _check_parent_instances(reader.extra[PARENTS_KEY], catalog, errors)
     errors.raise_if_any(f"import of {source.describe()}")
     return plan
+
+
+def _check_parent_instances(value: Any, catalog: Catalog, errors: ErrorCollector) -> list[dict[str, Any]]:
+    """A backup's CIs without a CIR: each names the CI, its service, boundary and component."""
+    if not isinstance(value, list):
+        errors.add(None, PARENTS_KEY, value, "is not a list")
+        return []
+    for index, parent in enumerate(value):
+        where = f"{PARENTS_KEY}[{index}]"
+        if not isinstance(parent, dict) or not isinstance(parent.get("componentInstanceName"), str):
+            errors.add(None, where, parent, "is not a component instance with a componentInstanceName")
+            continue
+        for field_name, known in (("serviceName", catalog.services), ("boundarySlug", catalog.boundaries),
+                                  ("componentSlug", catalog.components)):
+            if not isinstance(parent.get(field_name), str) or parent[field_name] not in known:
+                errors.add(None, f"{where}.{field_name}", parent.get(field_name), "is not known")
+    return value
 
 
 def delete_script_records(conn: Connection) -> tuple[int, int, int]:
@@ -297,16 +335,20 @@ _Resolved = tuple[int, int, int, int, int, str, str, str]
 def _resolved_objects(store: ObjectStore, source: DocumentSource, catalog: Catalog) -> Iterator[_Resolved]:
     with source.open(store) as text:
         for index, obj in enumerate(DocumentReader(text, source=source.describe()).objects()):
-            yield (
-                index,
-                catalog.services[obj["serviceName"]],
-                catalog.responsibilities[obj["responsibilitySlug"]],
-                catalog.boundaries[obj["boundarySlug"]],
-                catalog.components[obj["componentSlug"]],
-                obj["status"],
-                obj["serviceName"],
-                obj["componentSlug"],
-            )
+            yield _resolve(index, obj, catalog)
+
+
+def _resolve(index: int, obj: dict[str, Any], catalog: Catalog) -> _Resolved:
+    return (
+        index,
+        catalog.services[obj["serviceName"]],
+        catalog.responsibilities[obj["responsibilitySlug"]],
+        catalog.boundaries[obj["boundarySlug"]],
+        catalog.components[obj["componentSlug"]],
+        obj["status"],
+        obj["serviceName"],
+        obj["componentSlug"],
+    )
 
 
 def _existing_script_keys(conn: Connection, batch: list[_Resolved]) -> set[tuple[int, int, int, int]]:
@@ -337,20 +379,21 @@ class _BatchWriter:
         self.parent_instances = 0
 
     def add_instance(self, service_id: int, component_id: int, boundary_id: int, parent_id: int | None,
-                     service_name: str, component_slug: str) -> int:
+                     service_name: str, component_slug: str, name: str | None = None) -> int:
         ci_id = self.ci_ids.next()
-        name = instance_name(component_slug, service_name, ci_id)
+        name = name or instance_name(component_slug, service_name, ci_id)
         self.ci_rows.append((ci_id, name, service_id, component_id, boundary_id, parent_id, LITE_IMPORT_CREATED_BY))
         if component_id == self.service_component:
             self.parents.setdefault((service_id, boundary_id), ci_id)
         return ci_id
 
-    def add_object(self, obj: _Resolved, parent_id: int | None) -> None:
+    def add_object(self, obj: _Resolved, parent_id: int | None, name: str | None = None) -> int:
         _, service_id, responsibility_id, boundary_id, component_id, status, service_name, component_slug = obj
-        ci_id = self.add_instance(service_id, component_id, boundary_id, parent_id, service_name, component_slug)
+        ci_id = self.add_instance(service_id, component_id, boundary_id, parent_id, service_name, component_slug, name)
         cir_id = self.cir_ids.next()
         self.cir_rows.append((cir_id, ci_id, responsibility_id, LITE_IMPORT_CREATED_BY))
         self.cirf_rows.append((self.cirf_ids.next(), cir_id, status, LITE_IMPORT_CREATED_BY))
+        return ci_id
 
     def flush(self, database: Database, conn: Connection, result: ImportResult) -> None:
         # Parents precede their children within the CI rows, CIs precede CIRs precede CIRFs.
@@ -449,3 +492,55 @@ def _create_parent(
         writer.parent_instances += 1
         writer.add_instance(service_id, service_component, boundary_id, None, service_name, SERVICE_COMPONENT)
     return writer.parents[(service_id, boundary_id)]
+
+
+def _restore(
+    conn: Connection,
+    database: Database,
+    store: ObjectStore,
+    source: DocumentSource,
+    catalog: Catalog,
+    plan: _Plan,
+    result: ImportResult,
+) -> Counter[str]:
+    """REPLACE_ALL of a backup: every CI keeps its name and its parent (named in the backup, parents
+    first); returns the FAILING objects written per service name."""
+    writer = _BatchWriter(conn, catalog, WRITE_ROWS, parents={})
+    ids_by_name: dict[str, int] = {}  # the SERVICE CIs written here (the parents) and the ones looked up
+    failing: Counter[str] = Counter()
+
+    def parent_id(name: str | None) -> int | None:
+        if name is None:
+            return None
+        if name not in ids_by_name:
+            found = conn.scalar(sa.select(ci_table.c.id).where(ci_table.c.name == name))
+            if found is None:
+                raise PostureError(
+                    f"restore of {source.describe()}: parent component instance {shorten(name)} does not exist; "
+                    "nothing was written"
+                )
+            ids_by_name[name] = found
+        return ids_by_name[name]
+
+    for parent in plan.parent_instances or ():
+        name = parent["componentInstanceName"]
+        ids_by_name[name] = writer.add_instance(
+            catalog.services[parent["serviceName"]], catalog.components[parent["componentSlug"]],
+            catalog.boundaries[parent["boundarySlug"]], parent_id(parent.get("parentComponentInstanceName")),
+            parent["serviceName"], parent["componentSlug"], name,
+        )
+        writer.parent_instances += 1
+    with source.open(store) as text:
+        for index, obj in enumerate(DocumentReader(text, source=source.describe()).objects()):
+            resolved = _resolve(index, obj, catalog)
+            ci_id = writer.add_object(resolved, parent_id(obj.get("parentComponentInstanceName")),
+                                      obj.get("componentInstanceName"))
+            if resolved[4] == writer.service_component and obj.get("componentInstanceName"):
+                ids_by_name[obj["componentInstanceName"]] = ci_id
+            if resolved[5] == "FAILING":
+                failing[resolved[6]] += 1
+            if len(writer.cir_rows) >= WRITE_ROWS:
+                writer.flush(database, conn, result)
+    writer.flush(database, conn, result)
+    result.parent_instances_inserted = writer.parent_instances
+    return failing

@@ -93,6 +93,14 @@ class Catalog:
                     )
 
 
+@pytest.fixture(autouse=True)
+def upload_dirs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The tests' documents are written under tmp_path: it is the allowed upload folder (the
+    confinement itself is tested with PIPELINES_UPLOAD_DIRS unset or set elsewhere)."""
+    monkeypatch.setenv("PIPELINES_UPLOAD_DIRS", str(tmp_path))
+    return tmp_path
+
+
 @pytest.fixture
 def catalog(database: Database) -> Catalog:
     with database.begin() as conn:

@@ -1,7 +1,7 @@
 import pytest
 import sqlalchemy as sa
 
-from pipelines.posture.aggregate import aggregate_select, aggregate_view, refresh_aggregate
+from pipelines.posture.aggregate import VIEW_NAME, aggregate_select, aggregate_view, refresh_aggregate
 from pipelines.posture.errors import PostureError
 from pipelines.posture.lite_export import export_lite_dynamic_state
 from pipelines.posture.requests import ExportRequest
@@ -78,20 +78,25 @@ def test_exporting_before_the_first_refresh_says_to_materialize_the_view(databas
         export_lite_dynamic_state(database, local_store, ExportRequest())
 
 
-def test_sqlite_rebuilds_a_table_where_postgres_refreshes_the_view(database, catalog):
+def test_sqlite_rebuilds_a_table_where_postgres_swaps_in_the_refreshed_standby(database, catalog):
     catalog.cirs("my-service", "security-control-001", "PRODUCTION", "APP", passing=1)
-    assert refresh_aggregate(database).mode == ("plain" if database.is_postgres else "rebuild")
-    assert refresh_aggregate(database).mode == ("concurrently" if database.is_postgres else "rebuild")
+    assert refresh_aggregate(database).mode == ("swap" if database.is_postgres else "rebuild")
+    assert refresh_aggregate(database).mode == ("swap" if database.is_postgres else "rebuild")
 
 
 @pytest.mark.postgres
-def test_postgres_refreshes_concurrently_once_the_view_holds_rows(pg_database):
-    assert refresh_aggregate(pg_database).mode == "plain"  # never populated
-    assert refresh_aggregate(pg_database).mode == "plain"  # populated but empty
+def test_postgres_refreshes_the_two_materialized_views_alternately(pg_database):
+    views = [refresh_aggregate(pg_database).materialized_view for _ in range(3)]  # the first: never populated
     write_catalog(pg_database, CatalogShape(services=2, responsibilities_per_component=3))
-    assert refresh_aggregate(pg_database).mode == "plain"
-    assert refresh_aggregate(pg_database).mode == "concurrently"
-    assert refresh_aggregate(pg_database, concurrently=False).mode == "plain"
+    views.append(refresh_aggregate(pg_database).materialized_view)
+
+    assert views == [f"{VIEW_NAME}_b", f"{VIEW_NAME}_a", f"{VIEW_NAME}_b", f"{VIEW_NAME}_a"]
+    rows = refresh_aggregate(pg_database).rows  # the same data again, into the other one
+    with pg_database.begin() as conn:
+        kind = conn.scalar(sa.text("SELECT relkind FROM pg_class WHERE oid = CAST(:v AS regclass)"), {"v": VIEW_NAME})
+        a, b = (sorted(conn.execute(sa.text(f"SELECT * FROM {VIEW_NAME}_{x}")).all()) for x in "ab")
+    assert kind == "v"
+    assert a == b and len(a) == rows > 0
 
 
 @pytest.mark.postgres

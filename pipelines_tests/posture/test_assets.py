@@ -9,7 +9,7 @@ from pipelines.posture.errors import PostureError
 from pipelines.posture.requests import ExportRequest, ImportConfig, ImportRequest
 from pipelines.posture.sample_catalog import CatalogShape, write_catalog
 
-from .conftest import lite_object, write_document
+from .conftest import lite_object, table_counts, write_document
 
 ASSETS = [*defs.assets]
 
@@ -39,6 +39,7 @@ def test_refresh_export_import_run_end_to_end_with_passing_checks(database, reso
     assert view["rows"] == export["objects"] == imported["totalRecordsProcessed"] == imported["componentInstancesInserted"]
     assert view["failing_rows"] == export["failing_objects"] == imported["failing_objects_imported"] > 0
     assert imported["source"] == f"object {export['key']}"
+    assert imported["backup_key"].startswith("posture/backups/") and imported["backup_key"].endswith(".json")
     assert "| responsibilitySlug | serviceName | status | boundarySlug | componentSlug |" in export["preview"]
 
     again = materialize(resources, instance, selection=["lite_dynamic_state_import"], import_request=ImportRequest(config=ImportConfig.INSERT))
@@ -83,3 +84,18 @@ def test_export_filter_and_import_by_key_on_s3(sqlite_url, s3_resource, tmp_path
     imported = materialize(resources, instance, selection=["lite_dynamic_state_import"],
                            import_request=ImportRequest(export_key=export["key"]))
     assert metadata_of(imported, "lite_dynamic_state_import")["componentInstancesInserted"] == export["objects"]
+
+
+def test_an_uploaded_file_outside_the_upload_folder_is_refused_and_nothing_is_written(
+    database, resources, catalog, monkeypatch, clean_environment
+):
+    monkeypatch.delenv("PIPELINES_UPLOAD_DIRS")
+    with pytest.raises(PostureError) as raised:
+        materialize(resources, dg.DagsterInstance.ephemeral(), selection=["lite_dynamic_state_import"],
+                    import_request=ImportRequest(uploaded_file="/etc/passwd"))
+
+    assert str(raised.value) == (
+        f"uploadedFile '/etc/passwd' is not inside an upload folder ({clean_environment / 'uploads'}): "
+        "put the file there, or list its folder in PIPELINES_UPLOAD_DIRS"
+    )
+    assert table_counts(database) == {}

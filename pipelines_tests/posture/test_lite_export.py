@@ -6,6 +6,7 @@ from pipelines.posture.aggregate import refresh_aggregate
 from pipelines.posture.errors import PostureError
 from pipelines.posture.lite_export import export_lite_dynamic_state
 from pipelines.posture.requests import ExportRequest
+from pipelines.posture.tables import services
 
 from .conftest import lite_object
 
@@ -46,3 +47,16 @@ def test_an_unknown_service_name_fails_the_export_before_writing(database, two_s
     with pytest.raises(PostureError, match=r"2 invalid field\(s\).*serviceNames\[1\] 'nope' is not a known service"):
         export_lite_dynamic_state(database, local_store, request)
     assert list(local_store.list("posture/")) == []
+
+
+def test_more_than_65535_service_names_are_one_parameter(database, two_services, local_store):
+    names = [f"service-{i:05d}" for i in range(70_000)]
+    with database.begin() as conn:
+        database.bulk_insert(conn, services, [(name,) for name in names], columns=("name",))
+
+    result = export_lite_dynamic_state(database, local_store, ExportRequest(service_names=[*names, "other-service"]))
+
+    document = json.loads(local_store.get_bytes(result.key))
+    assert {o["serviceName"] for o in document["liteDynamicStateObjects"]} == {"other-service"}
+    with pytest.raises(PostureError, match=r"1 invalid field\(s\).*serviceNames\[70000\] 'gone' is not a known service"):
+        export_lite_dynamic_state(database, local_store, ExportRequest(service_names=[*names, "gone"]))

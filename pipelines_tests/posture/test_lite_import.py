@@ -1,3 +1,4 @@
+import json
 import re
 
 import pytest
@@ -245,3 +246,42 @@ def test_ids_come_from_the_tables_own_sequence_so_later_inserts_do_not_collide(d
         names = list(conn.scalars(sa.select(cis.c.name).where(cis.c.created_by == SCRIPT)))
     assert len(ids) == len(set(ids)) == 6  # 3 objects, 1 parent, 2 orchestrator CIs
     assert len(set(names)) == 4
+
+
+SEED = json.dumps(lite_object())
+HOSTILE_FILES = {
+    "not-utf-8": (
+        ('{"liteDynamicStateObjects": [' + SEED.replace("my-service", "café") + "]}").encode("latin-1"),
+        "malformed file {path} at character 0: not UTF-8 text (invalid continuation byte: byte 0xe9)",
+    ),
+    "nested-100000-deep": (
+        ('{"liteDynamicStateObjects": [' + SEED + ", " + "[" * 100_000 + "]" * 100_000 + "]}").encode(),
+        "malformed file {path} at character 181 (object 1): nested too deeply: an object is five flat fields",
+    ),
+    "element-over-1-mib": (
+        ('{"liteDynamicStateObjects": [' + SEED + ", " + json.dumps(lite_object(service="x" * (1 << 20))) + "]}").encode(),
+        "malformed file {path} at character 181 (object 1): over 1 MiB: an object is five short fields",
+    ),
+    "value-of-900-kb": (
+        ('{"liteDynamicStateObjects": [' + SEED + ", " + json.dumps(lite_object(service="x" * 900_000)) + "]}").encode(),
+        "import of file {path}: 1 invalid field(s), nothing was written: "
+        "object 1: serviceName '" + "x" * 59 + "...(900,002 characters) "
+        "is not a known service",
+    ),
+}
+
+
+@pytest.mark.parametrize(("content", "message"), HOSTILE_FILES.values(), ids=HOSTILE_FILES.keys())
+def test_a_hostile_file_is_one_line_naming_file_object_and_field_and_nothing_is_written(
+    database, catalog, local_store, tmp_path, content, message
+):
+    run_import(database, local_store, write_document(tmp_path / "a.json", [lite_object()]), config="INSERT")
+    before = table_counts(database)
+    path = tmp_path / "hostile.json"
+    path.write_bytes(content)
+
+    with pytest.raises(PostureError) as raised:
+        run_import(database, local_store, path)
+
+    assert str(raised.value) == message.format(path=path)
+    assert table_counts(database) == before
