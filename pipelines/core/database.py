@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.ext.compiler import compiles
 
 from pipelines.core.errors import ConfigurationError
 from pipelines.core.secrets import mask
@@ -259,17 +260,34 @@ def copy_out_csv(conn: Connection, query: sa.Select) -> Iterator[memoryview]:
         yield from copy
 
 
-def in_values(conn: Connection, column: sa.ColumnElement[Any], values: Sequence[Any]) -> sa.ColumnElement[bool]:
-    """`column IN (values)` for a list of any length, as ONE bound parameter: PostgreSQL binds an
-    array (`column = ANY(:values)`), SQLite a JSON array (`column IN (SELECT value FROM
-    json_each(:values))`). A plain `IN` binds a parameter per value and fails past the driver's limit
-    (65,535 on PostgreSQL, 32,766 on SQLite)."""
-    values = list(values)
-    if conn.dialect.name == "postgresql":
-        element_type = column.type if not isinstance(column.type, sa.types.NullType) else sa.Text()
-        return column == sa.any_(sa.bindparam(None, values, type_=postgresql.ARRAY(element_type)))
-    listed = sa.func.json_each(sa.bindparam(None, json.dumps(values, default=str), type_=sa.Text())).table_valued("value")
-    return column.in_(sa.select(listed.c.value))
+class OneOf(sa.sql.ColumnElement[bool]):
+    """`column` is one of `values`, with the list as ONE parameter whatever its length (one parameter
+    per value stops at 65,535 on PostgreSQL, 32,766 on SQLite). The dialect-specific part:
+    PostgreSQL `column = ANY(:array)`, SQLite `column IN (SELECT value FROM json_each(:json))`."""
+
+    type = sa.Boolean()
+    inherit_cache = False
+
+    def __init__(self, column: sa.ColumnElement[Any], values: Sequence[Any]):
+        self.column, self.values = column, list(values)
+
+
+@compiles(OneOf, "postgresql")
+def _one_of_postgresql(element: OneOf, compiler: Any, **kw: Any) -> str:
+    element_type = element.column.type if not isinstance(element.column.type, sa.types.NullType) else sa.Text()
+    array = sa.bindparam(None, element.values, type_=postgresql.ARRAY(element_type))
+    return compiler.process(element.column == sa.any_(array), **kw)
+
+
+@compiles(OneOf)
+def _one_of_sqlite(element: OneOf, compiler: Any, **kw: Any) -> str:
+    values = sa.func.json_each(sa.bindparam(None, json.dumps(element.values, default=str))).table_valued("value")
+    return compiler.process(element.column.in_(sa.select(values.c.value)), **kw)
+
+
+def in_values(column: sa.ColumnElement[Any], values: Sequence[Any]) -> OneOf:
+    """`column IN (values)` for a list of any length, as one bound parameter (see `OneOf`)."""
+    return OneOf(column, values)
 
 
 def _driver_autocommit(dbapi_connection: Any, _record: Any) -> None:

@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ColumnElement
 
-from pipelines.core.database import Database
+from pipelines.core.database import Database, in_values
 from pipelines.core.object_store import ObjectStore
 from pipelines.posture.aggregate import aggregate_view, require_populated
 from pipelines.posture.documents import ErrorCollector, export_object, write_document
@@ -34,30 +28,6 @@ log = logging.getLogger(__name__)
 
 EXPORT_PREFIX = "posture/exports/"
 PREVIEW_ROWS = 10
-
-
-class OneOf(ColumnElement[bool]):
-    """`column` is one of `values`, with the list as ONE parameter whatever its length (one parameter
-    per value stops at 65,535 on PostgreSQL, 32,766 on SQLite). The dialect-specific part:
-    PostgreSQL `column = ANY(:array)`, SQLite `column IN (SELECT value FROM json_each(:json))`."""
-
-    type = sa.Boolean()
-    inherit_cache = False
-
-    def __init__(self, column: sa.ColumnElement[str], values: Sequence[str]):
-        self.column, self.values = column, list(values)
-
-
-@compiles(OneOf, "postgresql")
-def _one_of_postgresql(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
-    array = sa.bindparam(None, element.values, type_=postgresql.ARRAY(sa.String))
-    return compiler.process(element.column == sa.any_(array), **kw)
-
-
-@compiles(OneOf)
-def _one_of_sqlite(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
-    values = sa.func.json_each(sa.bindparam(None, json.dumps(element.values))).table_valued("value")
-    return compiler.process(element.column.in_(sa.select(values.c.value)), **kw)
 
 
 @dataclass
@@ -88,7 +58,7 @@ def export_select(service_names: Sequence[str] | None) -> sa.Select:
         .order_by(services.c.name, responsibilities.c.slug, boundaries.c.slug, components.c.slug)
     )
     if service_names is not None:
-        query = query.where(OneOf(services.c.name, service_names))
+        query = query.where(in_values(services.c.name, service_names))
     return query
 
 
@@ -97,13 +67,13 @@ def count_view_rows(conn: Connection, service_names: Sequence[str] | None) -> in
     query = sa.select(sa.func.count()).select_from(aggregate_view)
     if service_names is not None:
         query = query.join(services, services.c.id == aggregate_view.c.service_id).where(
-            OneOf(services.c.name, service_names)
+            in_values(services.c.name, service_names)
         )
     return int(conn.scalar(query) or 0)
 
 
 def check_service_names(conn: Connection, service_names: Sequence[str]) -> None:
-    known = set(conn.scalars(sa.select(services.c.name).where(OneOf(services.c.name, service_names))))
+    known = set(conn.scalars(sa.select(services.c.name).where(in_values(services.c.name, service_names))))
     errors = ErrorCollector()
     for index, name in enumerate(service_names):
         if name not in known:

@@ -190,7 +190,7 @@ def resolve_studies(database: Database, request: ExportRequest) -> list[str]:
             # Sorted here, not by the database: code point order whatever its collation (see `_order`).
             return sorted(conn.scalars(sa.select(studies.c.study_id)))
         found = set(
-            conn.scalars(sa.select(studies.c.study_id).where(in_values(conn, studies.c.study_id, request.study_whitelist)))
+            conn.scalars(sa.select(studies.c.study_id).where(in_values(studies.c.study_id, request.study_whitelist)))
         )
     missing = [s for s in request.study_whitelist if s not in found]
     if missing:
@@ -285,9 +285,9 @@ def _override_records(
     prefix: str,
 ) -> None:
     def listed(columns: list[sa.ColumnElement]) -> sa.Select:
-        query = sa.select(*columns).where(in_values(conn, records.c.record_id, record_ids))
+        query = sa.select(*columns).where(in_values(records.c.record_id, record_ids))
         if whitelist is not None:
-            query = query.where(in_values(conn, records.c.study_id, whitelist))
+            query = query.where(in_values(records.c.study_id, whitelist))
         return query.order_by(*_order(database))
 
     _write_records(database, conn, listed, files, prefix)

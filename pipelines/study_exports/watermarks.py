@@ -33,7 +33,7 @@ def lock_export_times(
     so two exports of overlapping studies cannot deadlock)."""
     query = (
         sa.select(study_export_times.c.study_id, study_export_times.c.last_export_date_time)
-        .where(in_values(conn, study_export_times.c.study_id, sorted(study_ids)))
+        .where(in_values(study_export_times.c.study_id, sorted(study_ids)))
         .order_by(study_export_times.c.study_id)
     )
     if database.is_postgres:

@@ -140,6 +140,6 @@ def test_in_values_takes_a_list_longer_than_any_parameter_limit(database):
         table.create(conn)
         conn.execute(table.insert(), [{"name": "study-000007"}, {"name": "study-069999"}, {"name": "other"}])
         wanted = [f"study-{i:06d}" for i in range(70_000)]
-        found = conn.execute(sa.select(table.c.name).where(in_values(conn, table.c.name, wanted)).order_by(table.c.name))
+        found = conn.execute(sa.select(table.c.name).where(in_values(table.c.name, wanted)).order_by(table.c.name))
         assert found.scalars().all() == ["study-000007", "study-069999"]
-        assert conn.execute(sa.select(table.c.name).where(in_values(conn, table.c.name, []))).all() == []
+        assert conn.execute(sa.select(table.c.name).where(in_values(table.c.name, []))).all() == []
