@@ -8,12 +8,12 @@ from pipelines.tenant_archives.assets import (
     tenant_restore,
     tenant_restore_job,
 )
-from pipelines.tenant_archives.schedules import tenant_archive_retention_schedule
+from pipelines.tenant_archives.schedules import tenant_archive_nightly_schedule, tenant_archive_retention_schedule
 from pipelines.tenant_archives.sensors import backup_jobs_sensor
 
 defs = dg.Definitions(
     assets=[tenant_archives, tenant_restore, tenant_archive_retention],
     jobs=[tenant_archive_job, tenant_restore_job, tenant_archive_retention_job],
-    schedules=[tenant_archive_retention_schedule],
+    schedules=[tenant_archive_retention_schedule, tenant_archive_nightly_schedule],
     sensors=[backup_jobs_sensor],
 )

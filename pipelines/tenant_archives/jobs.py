@@ -86,8 +86,14 @@ def try_lock_tenant_restore(conn: Connection, database: Database, tenant: str) -
     return bool(conn.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(key))))
 
 
-def schedule_backup(database: Database, tenant: str, tenant_column: str = DEFAULT_TENANT_COLUMN) -> BackupJob:
-    """The seed's `POST /backup/schedule`: a new pending job, refused while one is pending or running."""
+def schedule_backup(
+    database: Database, tenant: str, tenant_column: str = DEFAULT_TENANT_COLUMN, *, run_id: str | None = None
+) -> BackupJob:
+    """The seed's `POST /backup/schedule`: a new pending job, refused while one is pending or running.
+
+    With `run_id` (a run that archives the tenant without a job scheduled before it, such as the
+    nightly fan-out's), the job is created `running` for that run in the same transaction, so the
+    backup-jobs sensor never sees it pending and starts a second run for it."""
     check_tenant(tenant)
     with database.begin() as conn:
         _lock_tenant(conn, database, tenant)
@@ -104,7 +110,7 @@ def schedule_backup(database: Database, tenant: str, tenant_column: str = DEFAUL
         if not tables_holding(conn, discover_entities(conn, tenant_column), tenant, tenant_column):
             raise TenantArchiveError(f"tenant {tenant!r} has no data to back up: no entity table has a row of it")
         now = _now()
-        job = BackupJob(uuid.uuid4(), tenant, "pending", now, now)
+        job = BackupJob(uuid.uuid4(), tenant, "running" if run_id else "pending", now, now, run_id=run_id)
         conn.execute(backup_jobs.insert().values(**job.__dict__))
     return job
 
