@@ -77,6 +77,7 @@ def test_workspace_yaml_loads_the_code_location_with_every_asset_schedule_and_se
         "study_exports_daily_schedule",
         "study_exports_hourly_schedule",
         "tenant_archive_retention_schedule",
+        "tenant_archive_nightly_schedule",
     }
     assert sensors == {
         "study_exports_redrive_sensor",
