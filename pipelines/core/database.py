@@ -186,6 +186,11 @@ class Database:
         with self.begin() as conn:
             conn.execute(sa.text("SELECT 1"))
 
+    def has_table(self, name: str) -> bool:
+        """Whether the schema holds `name` (a sensor on a database never upgraded skips instead of failing)."""
+        with self._connect() as conn:
+            return sa.inspect(conn).has_table(name)
+
     def upgrade(self) -> None:
         """Bring the schema to the newest migration of every domain."""
         from pipelines.migrations import upgrade

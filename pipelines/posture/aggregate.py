@@ -19,6 +19,7 @@ old table until it commits).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
@@ -209,3 +210,20 @@ def aggregate_counts(conn: Connection) -> tuple[int, int]:
         ).select_from(aggregate_view)
     ).one()
     return int(row[0]), int(row[1])
+
+
+def catalog_changed_at(conn: Connection) -> dt.datetime | None:
+    """When the catalog the view reads last got a row (component instances, responsibilities and
+    fulfillments not created by the lite import, which the view never counts)."""
+    newest = [
+        conn.scalar(sa.select(sa.func.max(table.c.created_at)).where(table.c.created_by != LITE_IMPORT_CREATED_BY))
+        for table in (ci_table, cir_table, cirf_table)
+    ]
+    found = [_utc(value) for value in newest if value is not None]
+    return max(found, default=None)
+
+
+def _utc(value: dt.datetime | str) -> dt.datetime:
+    if isinstance(value, str):  # SQLite's max() of a timestamp column is its text
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)

@@ -4,7 +4,7 @@ import datetime as dt
 
 import dagster as dg
 from pipelines.core.resources import DatabaseResource, ObjectStoreResource
-from pipelines.posture.aggregate import refresh_aggregate
+from pipelines.posture.aggregate import catalog_changed_at, refresh_aggregate
 from pipelines.posture.documents import DocumentSource, count_objects
 from pipelines.posture.errors import PostureError
 from pipelines.posture.lite_export import count_view_rows, export_lite_dynamic_state
@@ -12,6 +12,7 @@ from pipelines.posture.lite_import import import_lite_dynamic_state, script_fail
 from pipelines.posture.requests import ExportRequest, ImportRequest
 
 GROUP = "posture"
+AGGREGATE = "responsive_responsibility_aggregate"
 POOL = "posture"
 EXPORT_CHECK = "export_holds_one_object_per_view_row"
 IMPORT_CHECK = "script_failing_fulfillments_match_imported_objects"
@@ -22,6 +23,8 @@ IMPORT_CHECK = "script_failing_fulfillments_match_imported_objects"
     kinds={"postgres", "sql"},
     pool=POOL,
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=26)),
+    # Import batches create the catalog (services, components, instances) the view aggregates.
+    deps=[dg.AssetKey("import_batches")],
 )
 def responsive_responsibility_aggregate(database: DatabaseResource) -> dg.MaterializeResult:
     """Refreshes `responsive_responsibility_aggregate`: per service, responsibility, boundary and
@@ -66,14 +69,27 @@ def lite_dynamic_state_export(
     stored = count_objects(DocumentSource(key=result.key), store)
     with db.begin() as conn:
         view_rows = count_view_rows(conn, config.service_names)
+        changed_at = catalog_changed_at(conn)
     context.log.info(f"Exported {result.objects} lite dynamic objects to {result.key}")
+    refreshed_at = _last_refresh(context)
+    # The seed's most common problem: "Export Returns Empty Results: materialized view not refreshed".
+    stale = changed_at is not None and (refreshed_at is None or refreshed_at < changed_at)
+    if stale:
+        context.log.warning(
+            f"{AGGREGATE}: the catalog changed at {changed_at.isoformat()}, after the view's last refresh "
+            f"({refreshed_at.isoformat() if refreshed_at else 'never, through Dagster'}): this export may miss it; "
+            f"materialize {AGGREGATE} first"
+        )
     return dg.MaterializeResult(
         metadata={
             "key": dg.MetadataValue.text(result.key),
             "objects": dg.MetadataValue.int(result.objects),
             "failing_objects": dg.MetadataValue.int(result.failing),
             "service_names": dg.MetadataValue.json(config.service_names),
-            "duration_seconds": dg.MetadataValue.float(result.seconds),
+            "duration_seconds": dg.MetadataValue.float(round(result.seconds, 3)),
+            "view_stale": dg.MetadataValue.bool(stale),
+            "view_refreshed_at": dg.MetadataValue.timestamp(refreshed_at) if refreshed_at else dg.MetadataValue.null(),
+            "catalog_changed_at": dg.MetadataValue.timestamp(changed_at) if changed_at else dg.MetadataValue.null(),
             "preview": dg.MetadataValue.md(_markdown_table(result.preview)),
         },
         check_results=[
@@ -156,6 +172,12 @@ def _import_source(context: dg.AssetExecutionContext, request: ImportRequest) ->
             "no lite_dynamic_state_export to import: materialize it first, or set exportKey or uploadedFile"
         )
     return DocumentSource(key=str(key.value))
+
+
+def _last_refresh(context: dg.AssetExecutionContext) -> dt.datetime | None:
+    """When the aggregate view was last materialized: in this run when it ran before the export."""
+    event = context.instance.get_latest_materialization_event(dg.AssetKey(AGGREGATE))
+    return dt.datetime.fromtimestamp(event.timestamp, dt.timezone.utc) if event else None
 
 
 def _markdown_table(rows: list[dict[str, str]]) -> str:

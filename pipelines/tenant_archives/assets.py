@@ -72,7 +72,13 @@ def tenant_archives(
     )
 
 
-@dg.asset(group_name="tenant_archives", kinds={"postgres", "csv", "s3"}, pool="tenant_archives")
+@dg.asset(
+    group_name="tenant_archives",
+    kinds={"postgres", "csv", "s3"},
+    pool="tenant_archives",
+    # A restore reads an archive that tenant_archives wrote (or the same files brought in from elsewhere).
+    deps=[tenant_archives],
+)
 def tenant_restore(
     context: dg.AssetExecutionContext,
     config: RestoreRequest,

@@ -11,6 +11,7 @@ from pipelines.tenant_archives.assets import tenant_archive_job
 from pipelines.tenant_archives.jobs import BackupJob, fail_stale_jobs, pending_jobs
 from pipelines.tenant_archives.partitions import tenants
 from pipelines.tenant_archives.requests import ArchiveRequest, archive_run_config
+from pipelines.tenant_archives.tables import backup_jobs
 
 JOB_TAG = "backup_job_id"
 
@@ -38,6 +39,8 @@ def run_status_of(instance: dg.DagsterInstance):
 )
 def backup_jobs_sensor(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SensorResult | dg.SkipReason:
     db = database.get_database()
+    if not db.has_table(backup_jobs.name):
+        return dg.SkipReason("the application database has no backup_jobs table yet: run `pipelines db upgrade`")
     stale_after = dt.timedelta(seconds=settings.stale_seconds())
     for job in fail_stale_jobs(db, run_status_of(context.instance), stale_after):
         context.log.warning(f"backup job {job.job_id} of tenant {job.tenant} failed: {job.error}")

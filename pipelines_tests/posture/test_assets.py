@@ -2,8 +2,10 @@ import json
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 
 from pipelines.core.resources import DatabaseResource
+from pipelines.posture import tables
 from pipelines.posture.definitions import defs
 from pipelines.posture.errors import PostureError
 from pipelines.posture.requests import ExportRequest, ImportConfig, ImportRequest
@@ -99,3 +101,25 @@ def test_an_uploaded_file_outside_the_upload_folder_is_refused_and_nothing_is_wr
         "put the file there, or list its folder in PIPELINES_UPLOAD_DIRS"
     )
     assert table_counts(database) == {}
+
+
+def test_an_export_of_a_view_older_than_the_catalog_says_it_is_stale(database, resources):
+    import time
+
+    write_catalog(database, CatalogShape(services=2, responsibilities_per_component=2, failing_share=0.2, seed=1))
+    instance = dg.DagsterInstance.ephemeral()
+    fresh = materialize(resources, instance, selection=["responsive_responsibility_aggregate", "lite_dynamic_state_export"])
+    assert metadata_of(fresh, "lite_dynamic_state_export")["view_stale"] is False
+
+    time.sleep(1.1)  # SQLite's CURRENT_TIMESTAMP has whole seconds
+    with database.begin() as conn:  # a new fulfillment in the catalog, after the refresh
+        cir = conn.scalar(sa.select(tables.component_instance_responsibilities.c.id).limit(1))
+        conn.execute(
+            tables.component_instance_responsibility_fulfillments.insert().values(
+                component_instance_responsibility_id=cir, status="FAILING", created_by="orchestrator"
+            )
+        )
+    stale = materialize(resources, instance, selection=["lite_dynamic_state_export"])
+    export = metadata_of(stale, "lite_dynamic_state_export")
+    assert export["view_stale"] is True
+    assert export["catalog_changed_at"] > export["view_refreshed_at"]

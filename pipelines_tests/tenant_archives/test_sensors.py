@@ -37,3 +37,13 @@ def test_no_pending_job_skips_and_running_jobs_are_not_requested_again(database,
         jobs.start_job(database, job.job_id)
         skipped = _tick(instance, resources, cursor)
     assert isinstance(skipped, dg.SkipReason) and skipped.skip_message == "no pending backup job"
+
+
+def test_on_a_database_never_upgraded_the_sensor_skips_saying_what_to_run(tmp_path):
+    from pipelines.core.resources import DatabaseResource
+
+    resources = {"database": DatabaseResource(url=f"sqlite:///{tmp_path / 'fresh.db'}")}
+    with dg.instance_for_test() as instance:
+        result = _tick(instance, resources)
+    assert isinstance(result, dg.SkipReason)
+    assert result.skip_message == "the application database has no backup_jobs table yet: run `pipelines db upgrade`"
