@@ -76,12 +76,15 @@ class Service:
 
 
 @contextmanager
-def running(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Iterator[Service]:
-    """Start a process in its own process group; on exit, stop the whole group (SIGTERM, then SIGKILL)."""
+def running(
+    name: str, args: list[str], env: dict[str, str], log_dir: Path, cwd: Path = REPO
+) -> Iterator[Service]:
+    """Start a process in `cwd`, in its own process group; on exit, stop the whole group (SIGTERM, then
+    SIGKILL)."""
     log_path = log_dir / f"{name}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            args, cwd=REPO, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            args, cwd=cwd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     service = Service(name, process, log_path)
     try:
