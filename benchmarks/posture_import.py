@@ -34,17 +34,17 @@ from pipelines.core.database import Database
 from pipelines.core.object_store import LocalObjectStore
 from pipelines.posture.aggregate import VIEW_NAME, refresh_aggregate, refresh_statement
 from pipelines.posture.documents import DocumentSource, write_document
-from pipelines.posture.lite_export import ExportRequest, export_lite_dynamic_state
+from pipelines.posture.lite_export import export_lite_dynamic_state
 from pipelines.posture.lite_import import (
     CI_COLUMNS,
     CIR_COLUMNS,
     CIRF_COLUMNS,
     Catalog,
-    ImportOptions,
     delete_script_records,
     import_lite_dynamic_state,
     instance_name,
 )
+from pipelines.posture.requests import ExportRequest, ImportConfig, ImportRequest
 from pipelines.posture.sample_catalog import CatalogShape, lite_objects, write_catalog
 from pipelines.posture.tables import LITE_IMPORT_CREATED_BY
 
@@ -127,7 +127,7 @@ def run(url: str, args: argparse.Namespace) -> None:
 
     timed(f"document of {n:,} objects ({'generated'})", write_objects)
     source = DocumentSource(key=key)
-    options = ImportOptions(config="REPLACE_ALL", batchSize=args.batch_size)
+    options = ImportRequest(config=ImportConfig.REPLACE_ALL, batch_size=args.batch_size)
     timed("first import (REPLACE_ALL into an empty set)", lambda: import_lite_dynamic_state(database, store, source, options))
 
     print("view refresh")

@@ -28,7 +28,8 @@ import sqlalchemy as sa
 from pipelines.core.database import Database
 from pipelines.core.object_store import LocalObjectStore
 from pipelines.tenant_archives import tables
-from pipelines.tenant_archives.archive import ArchiveOptions, archive_tenant
+from pipelines.tenant_archives.archive import archive_tenant
+from pipelines.tenant_archives.requests import ArchiveRequest
 from pipelines.tenant_archives.generate import TenantSize, generate_tenants
 
 DEFAULT_URL = os.environ.get(
@@ -57,7 +58,7 @@ def _child(url: str, root: str) -> None:
     store = LocalObjectStore(root)
     database.check()  # connected, like the baselines' connection
     started = time.monotonic()
-    _, manifest = archive_tenant(database, store, TENANT, str(uuid.uuid4()), ArchiveOptions())
+    _, manifest = archive_tenant(database, store, TENANT, str(uuid.uuid4()), ArchiveRequest())
     seconds = time.monotonic() - started
     print(json.dumps({"seconds": seconds, "peak_mib": _peak_rss_kib() / 1024, "rows": manifest.total_rows,
                       "bytes": manifest.total_bytes, "files": len(manifest.files)}))

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from pipelines.core.runner import set_console_log_level, user_error
+from pipelines.core.secrets import install_log_masking
 
 EXIT_USER_ERROR = 2
 
@@ -44,7 +45,10 @@ class _Pipelines(click.Group):
 @click.option("-v", "--verbose", is_flag=True, help="Log progress and Dagster's run log to stderr.")
 def cli(verbose: bool) -> None:
     """One Dagster code location for the platform team's data-movement jobs."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
+    # Without -v the user sees the command's output or one line of error, not libraries' warnings
+    # (dagster-postgres logs each retry of an unreachable instance database).
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, stream=sys.stderr)
+    install_log_masking()
     _quiet_dagster_warnings()
     # Run logs are for -v; without it the user sees the command's output, or one line of error.
     set_console_log_level("DEBUG" if verbose else "CRITICAL")

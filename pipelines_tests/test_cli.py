@@ -51,3 +51,73 @@ def test_missing_bucket_is_one_line(moto_server):
     )
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: PIPELINES_S3_BUCKET: bucket 'no-such-bucket' does not exist at {moto_server}"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "postgres:/u:Hunter2Secret@host/db",
+            "error: PIPELINES_DATABASE_URL: malformed database URL 'postgres:/u:***@host/db': "
+            "expected e.g. postgresql://user@host:5432/db",
+        ),
+        (
+            "postgresql://u:Hunter2Secret@host:abc/db",
+            "error: PIPELINES_DATABASE_URL: malformed database URL 'postgresql://u:***@host:abc/db': "
+            "its port is not a number (e.g. host:5432)",
+        ),
+    ],
+    ids=["malformed-url-with-password", "non-numeric-port"],
+)
+def test_a_bad_database_url_is_one_line_and_never_shows_its_password(url, expected):
+    result = run_cli("db", "upgrade", env={"PIPELINES_DATABASE_URL": url})
+    assert result.returncode == 2
+    assert result.stderr.strip() == expected
+    assert "Hunter2Secret" not in result.stdout + result.stderr
+
+
+def _production_home(tmp_path):
+    import shutil
+
+    from pipelines_tests.support.dagster_instance import REPO
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def test_an_unset_dagster_pg_variable_is_one_line_naming_it(tmp_path):
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("DAGSTER_")}
+    env.update(DAGSTER_HOME=str(_production_home(tmp_path)), PIPELINES_HOME=str(tmp_path / "home"))
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "demo", "--scale", "0.01"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: DAGSTER_PG_")
+    assert lines[0].endswith(f"not set; {tmp_path / 'dagster_home'}/dagster.yaml reads it (see README: Run it like production)")
+
+
+def test_an_unreachable_instance_database_is_one_line_with_no_password(tmp_path):
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("DAGSTER_")}
+    env.update(
+        DAGSTER_HOME=str(_production_home(tmp_path)),
+        PIPELINES_HOME=str(tmp_path / "home"),
+        DAGSTER_PG_HOST="127.0.0.1",
+        DAGSTER_PG_PORT="1",
+        DAGSTER_PG_USER="dagster",
+        DAGSTER_PG_PASSWORD="Hunter2Secret",
+        DAGSTER_PG_DB="dagster",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "demo", "--scale", "0.01"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: DAGSTER_PG_HOST: cannot connect to the instance's PostgreSQL")
+    assert "Hunter2Secret" not in result.stderr

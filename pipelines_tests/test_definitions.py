@@ -75,4 +75,16 @@ def test_workspace_yaml_loads_the_code_location_with_every_asset_schedule_and_se
         "vex_raw_documents_sensor",
         "backup_jobs_sensor",
         "import_batches_inbox_sensor",
+        "run_failure_alert",
     }
+
+
+def test_every_asset_names_its_owner_and_links_to_its_source():
+    from pipelines.definitions import defs
+
+    specs = list(defs().resolve_all_asset_specs())
+    assert specs
+    for spec in specs:
+        assert spec.owners == ["team:platform-data"], spec.key
+        [reference] = spec.metadata["dagster/code_references"].code_references
+        assert reference.file_path.endswith(".py") and "/pipelines/" in reference.file_path, spec.key

@@ -7,9 +7,9 @@ import dagster as dg
 from pipelines.core.resources import DatabaseResource, ObjectStoreResource
 from pipelines.core.runner import run_assets
 from pipelines.definitions import defs as load_defs
+from pipelines_tests.support.dagster_instance import postgres_instance_home
 
 defs = load_defs()
-from pipelines_tests.support.dagster_instance import postgres_instance_home
 
 pytestmark = pytest.mark.postgres
 
@@ -22,6 +22,9 @@ def test_dagster_yaml_keeps_runs_in_postgres(postgres_server, sqlite_url, tmp_pa
         try:
             assert type(instance.run_storage).__name__ == "PostgresRunStorage"
             assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+            # Only runs that died without a failed step are retried (a failed step fails again).
+            assert (instance.run_retries_enabled, instance.run_retries_max_retries) == (True, 1)
+            assert instance.run_retries_retry_on_asset_or_op_failure is False
             database = DatabaseResource(url=sqlite_url)
             database.get_database().upgrade()
             result = run_assets(

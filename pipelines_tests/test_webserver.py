@@ -1,8 +1,6 @@
 """dagster-webserver serves workspace.yaml's code location over GraphQL."""
 
 from pipelines.definitions import defs as load_defs
-
-defs = load_defs()
 from pipelines_tests.support.dagster_instance import (
     free_port,
     graphql,
@@ -11,6 +9,8 @@ from pipelines_tests.support.dagster_instance import (
     wait_for_webserver,
     webserver_args,
 )
+
+defs = load_defs()
 
 
 def test_webserver_serves_the_asset_nodes_over_graphql(tmp_path):

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from pipelines.core.errors import ConfigurationError
+from pipelines.core.secrets import mask
 from pipelines.core.settings import PIPELINES_DATABASE_URL, default_database_url
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,10 @@ def parse_database_url(url: str, setting: str = PIPELINES_DATABASE_URL.name) -> 
         raise ConfigurationError(
             setting, f"malformed database URL {_redact(url)!r}: expected e.g. postgresql://user@host:5432/db"
         ) from None
+    except ValueError:  # SQLAlchemy parses the port as an int
+        raise ConfigurationError(
+            setting, f"malformed database URL {_redact(url)!r}: its port is not a number (e.g. host:5432)"
+        ) from None
     backend = parsed.get_backend_name()
     if backend == "postgresql":
         if not parsed.database:
@@ -94,8 +99,8 @@ def parse_database_url(url: str, setting: str = PIPELINES_DATABASE_URL.name) -> 
 def _redact(url: str) -> str:
     try:
         return sa.make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+    except (ArgumentError, ValueError):
+        return mask(url)
 
 
 def _engine_for(url: sa.URL) -> Engine:
@@ -252,6 +257,19 @@ def copy_out_csv(conn: Connection, query: sa.Select) -> Iterator[memoryview]:
     raw = conn.connection.driver_connection
     with raw.cursor() as cursor, cursor.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.params) as copy:
         yield from copy
+
+
+def in_values(conn: Connection, column: sa.ColumnElement[Any], values: Sequence[Any]) -> sa.ColumnElement[bool]:
+    """`column IN (values)` for a list of any length, as ONE bound parameter: PostgreSQL binds an
+    array (`column = ANY(:values)`), SQLite a JSON array (`column IN (SELECT value FROM
+    json_each(:values))`). A plain `IN` binds a parameter per value and fails past the driver's limit
+    (65,535 on PostgreSQL, 32,766 on SQLite)."""
+    values = list(values)
+    if conn.dialect.name == "postgresql":
+        element_type = column.type if not isinstance(column.type, sa.types.NullType) else sa.Text()
+        return column == sa.any_(sa.bindparam(None, values, type_=postgresql.ARRAY(element_type)))
+    listed = sa.func.json_each(sa.bindparam(None, json.dumps(values, default=str), type_=sa.Text())).table_valued("value")
+    return column.in_(sa.select(listed.c.value))
 
 
 def _driver_autocommit(dbapi_connection: Any, _record: Any) -> None:

@@ -80,6 +80,14 @@ def shorten(value: Any, limit: int = MAX_VALUE_SHOWN) -> str:
     return f"{text[: limit - 20]}...({len(text):,} characters)"
 
 
+def _default(model: type[dg.Config]) -> Any:
+    """The model's all-defaults instance, or required (`...`) when a field has no default."""
+    try:
+        return model()
+    except pydantic.ValidationError:
+        return ...
+
+
 def request_job(
     name: str,
     *,
@@ -97,13 +105,13 @@ def request_job(
     """
     ops_fields: dict[str, Any] = {}
     for asset, model in requests.items():
-        op_config = pydantic.create_model(f"{name}__{asset}", __base__=dg.Config, config=(model, model()))
-        ops_fields[asset] = (op_config, op_config())
+        op_config = pydantic.create_model(f"{name}__{asset}", __base__=dg.Config, config=(model, _default(model)))
+        ops_fields[asset] = (op_config, _default(op_config))
     ops_model = pydantic.create_model(f"{name}__ops", __base__=dg.Config, **ops_fields)
     run_model = pydantic.create_model(
         f"{name}__run_config",
         __base__=dg.Config,
-        ops=(ops_model, ops_model()),
+        ops=(ops_model, _default(ops_model)),
         execution=(dict[str, Any] | None, None),
         loggers=(dict[str, Any] | None, None),
         resources=(dict[str, Any] | None, None),

@@ -70,6 +70,17 @@ PIPELINES_REDRIVE_VISIBILITY_SECONDS = Setting(
     "requests its run on one delivery and deletes it on a later one).",
 )
 
+PIPELINES_ALERT_WEBHOOK_URL = Setting(
+    "PIPELINES_ALERT_WEBHOOK_URL",
+    None,
+    "Webhook (Slack-compatible) the run-failure sensor posts failed runs to. Unset: it only logs.",
+)
+PIPELINES_UI_URL = Setting(
+    "PIPELINES_UI_URL",
+    "http://127.0.0.1:3000",
+    "Base URL of the Dagster UI, for links to runs in alerts.",
+)
+
 ALL_SETTINGS: tuple[Setting, ...] = (
     PIPELINES_HOME,
     PIPELINES_DATABASE_URL,
@@ -80,6 +91,8 @@ ALL_SETTINGS: tuple[Setting, ...] = (
     PIPELINES_REDRIVE_QUEUE_URL,
     PIPELINES_SQS_ENDPOINT_URL,
     PIPELINES_REDRIVE_VISIBILITY_SECONDS,
+    PIPELINES_ALERT_WEBHOOK_URL,
+    PIPELINES_UI_URL,
 )
 
 

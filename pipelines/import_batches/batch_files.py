@@ -1,10 +1,8 @@
 """The files of a batch under `imports/inbox/{batch_id}/`: `objects` and `links`, as JSON lines
 (`objects.jsonl`) or RFC 4180 CSV with a header (`objects.csv`), read as a stream and validated record by
-record. Every problem names the file, the line, the field and the value.
-
-objects: `pendingObjectId`, `objectType`, then the type's fields (e.g. `name` of a service).
-links: `pendingLinkId`, `linkType` (`Dependent` | `Independent`), `linkTag`, `objectId` (the child),
-`referenceId` (the parent), `separateDependentLinkCreate` (true/false, default false).
+record against the rows of `requests.py` (objects: `pendingObjectId`, `objectType`, then the type's
+fields; links: `pendingLinkId`, `linkType`, `linkTag`, `objectId`, `referenceId`,
+`separateDependentLinkCreate`). Every problem names the file, the line, the field and the value.
 """
 
 from __future__ import annotations
@@ -12,33 +10,23 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from pipelines.core.object_store import ObjectStore
+from pipelines.core.requests import shorten
 from pipelines.core.rfc4180 import CsvFormatError, read_records
-from pipelines.import_batches.creators import REGISTRY, Registry
+from pipelines.import_batches.creators import Registry
 from pipelines.import_batches.errors import ImportBatchError
-from pipelines.import_batches.tables import LINK_TYPES
+from pipelines.import_batches.requests import LINKS, PendingLink, check_batch_id, seed_names
 
 INBOX = "imports/inbox/"
 FORMATS = ("jsonl", "csv")
-BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-ID_LENGTH = 200
-LINK_FIELDS = ("pendingLinkId", "linkType", "linkTag", "objectId", "referenceId", "separateDependentLinkCreate")
-ALLOWED_LINK_FIELDS = frozenset(LINK_FIELDS)
 MAX_ERRORS = 1000
-
-
-def check_batch_id(batch_id: str) -> str:
-    if not BATCH_ID.match(batch_id or ""):
-        raise ImportBatchError(
-            f"batch id {batch_id!r} is not valid: use 1 to 64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
-    return batch_id
 
 
 def batch_prefix(batch_id: str) -> str:
@@ -130,45 +118,56 @@ class Problems:
         return self.messages + ([f"... and {more} more errors"] if more else [])
 
 
-def _text(record: Record, name: str, problems: Problems, max_length: int = ID_LENGTH) -> str | None:
-    value = record.values.get(name)
-    if type(value) is str and 0 < len(value) <= max_length:  # the common case, checked once
-        return value
-    where = f"{record.file} line {record.line}"
-    if value is None or value == "":
-        problems.add(f"{where}: {name} is missing")
-        return None
-    if not isinstance(value, str):
-        problems.add(f"{where}: {name} {value!r} is not a string")
-        return None
-    if len(value) > max_length:
-        problems.add(f"{where}: {name} {value[:40]!r}... is longer than {max_length} characters")
-        return None
-    return value
+def row_problems(record: Record, error: ValidationError, what: str, allowed: Iterable[str]) -> list[str]:
+    """pydantic's errors on one row, one line each: file, line, field and value (shortened)."""
+    where, values = f"{record.file} line {record.line}", record.values
+    problems = []
+    for problem in error.errors(include_url=False):
+        kind, loc, value = problem["type"], problem["loc"], problem.get("input")
+        name = str(loc[-1]) if loc else ""
+        if kind in ("union_tag_not_found", "union_tag_invalid") or (kind == "literal_error" and name == "objectType"):
+            name, value = "objectType", values.get("objectType")
+        if kind == "missing" or (value in (None, "") and kind not in ("extra_forbidden",)):
+            problems.append(f"{where}: {name} is missing")
+        elif kind == "extra_forbidden":
+            problems.append(
+                f"{where}: field {name!r} (value {shorten(value)}) is not a field of {what} "
+                f"(expected: {', '.join(sorted(allowed))})"
+            )
+        elif kind in ("string_type", "union_tag_invalid", "literal_error") and not isinstance(value, str):
+            problems.append(f"{where}: {name} {shorten(value)} is not a string")
+        elif kind == "string_too_long":
+            problems.append(
+                f"{where}: {name} {value[:40]!r}... is longer than {problem['ctx']['max_length']} characters"
+            )
+        elif kind in ("union_tag_invalid", "literal_error") and name == "objectType":
+            problems.append(f"{where}: objectType {shorten(value)} is not a known type (one of: {what})")
+        elif kind == "string_pattern_mismatch":  # the one pattern of a text: no NUL
+            problems.append(f"{where}: {name} {shorten(value)} contains a NUL character (\\u0000)")
+        elif kind == "literal_error":
+            problems.append(f"{where}: {name} {shorten(value)} is not {' or '.join(_expected(problem))}")
+        else:
+            problems.append(f"{where}: {name} {shorten(value)} {_problem_text(problem)}")
+    return problems
 
 
-def _unknown_fields(record: Record, allowed: set[str] | frozenset[str], what: str, problems: Problems) -> bool:
-    if "" in record.values and isinstance(record.values[""], ImportBatchError):
-        problems.add(str(record.values[""]))
+def _expected(problem: dict[str, Any]) -> list[str]:
+    return [part.strip(" '") for part in re.split(r",| or ", problem["ctx"]["expected"]) if part.strip(" '")]
+
+
+def _problem_text(problem: dict[str, Any]) -> str:
+    message = str(problem["msg"])
+    for lead in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(lead)
+    return message[:1].lower() + message[1:]
+
+
+def _record_error(record: Record, problems: Problems) -> bool:
+    """A line that is no record (not JSON, not an object, a CSV row of the wrong width)."""
+    error = record.values.get("")
+    if isinstance(error, ImportBatchError):
+        problems.add(str(error))
         return True
-    if record.values.keys() <= allowed:
-        return False
-    extra = sorted(set(record.values) - allowed)
-    for name in extra:
-        problems.add(
-            f"{record.file} line {record.line}: field {name!r} (value {record.values[name]!r}) is not a field "
-            f"of {what} (expected: {', '.join(sorted(allowed))})"
-        )
-    return bool(extra)
-
-
-def _bool(record: Record, name: str, problems: Problems) -> bool:
-    value = record.values.get(name)
-    if value is None or value is False or value is True:
-        return bool(value)
-    if isinstance(value, str) and value.lower() in ("true", "false", ""):
-        return value.lower() == "true"
-    problems.add(f"{record.file} line {record.line}: {name} {value!r} is not true or false")
     return False
 
 
@@ -179,41 +178,49 @@ class ObjectValidator:
 
     def __init__(self, registry: Registry, problems: Problems):
         self.registry, self.problems = registry, problems
+        self.rows = registry.object_rows
         self.seen_ids: dict[str, int] = {}
         self.seen_keys: dict[tuple[str, str], int] = {}
-        self.allowed = {t.name: {"pendingObjectId", "objectType", *t.fields} for t in registry.object_types.values()}
+        self.types = {name: (t.key, t.fields) for name, t in registry.object_types.items()}
+        self.known = ", ".join(registry.object_types)
 
     def row(self, record: Record) -> dict[str, Any] | None:
-        problems, where = self.problems, f"{record.file} line {record.line}"
-        pending_id = _text(record, "pendingObjectId", problems)
-        type_name = _text(record, "objectType", problems, 50)
-        object_type = self.registry.object_types.get(type_name or "")
-        if type_name and object_type is None:
-            known = ", ".join(self.registry.object_types)
-            problems.add(f"{where}: objectType {type_name!r} is not a known type (one of: {known})")
-        if object_type is None:
+        if _record_error(record, self.problems):
             return None
-        if _unknown_fields(record, self.allowed[object_type.name], type_name, problems):
+        try:
+            valid = self.rows.validate_python(record.values)
+        except ValidationError as exc:
+            self._refused(record, exc)
             return None
-        fields = {name: _text(record, name, problems, length) for name, length in object_type.fields.items()}
-        if pending_id is None or any(v is None for v in fields.values()):
-            return None
+        pending_id, type_name = valid["pending_object_id"], valid["object_type"]
         if pending_id in self.seen_ids:
-            problems.add(f"{where}: pendingObjectId {pending_id!r} repeats line {self.seen_ids[pending_id]}")
+            where = f"{record.file} line {record.line}"
+            self.problems.add(f"{where}: pendingObjectId {pending_id!r} repeats line {self.seen_ids[pending_id]}")
             return None
         self.seen_ids[pending_id] = record.line
-        natural_key = fields[object_type.key]
+        key, names = self.types[type_name]
+        natural_key = valid[key]
         first = self.seen_keys.setdefault((type_name, natural_key), record.line)
         if first != record.line:
-            problems.add(f"{where}: {type_name} {object_type.key} {natural_key!r} repeats line {first}")
+            where = f"{record.file} line {record.line}"
+            self.problems.add(f"{where}: {type_name} {key} {natural_key!r} repeats line {first}")
             return None
         return {
             "pending_object_id": pending_id,
             "object_type": type_name,
             "natural_key": natural_key,
-            "fields": fields,
+            "fields": {name: valid[name] for name in names},
             "line": record.line,
         }
+
+    def _refused(self, record: Record, error: ValidationError) -> None:
+        object_type = self.registry.object_types.get(record.values.get("objectType"))  # type: ignore[arg-type]
+        if object_type is None:
+            what, allowed = self.known, ()
+        else:
+            what, allowed = object_type.name, seed_names(object_type.record)
+        for problem in row_problems(record, error, what, allowed):
+            self.problems.add(problem)
 
 
 class LinkValidator:
@@ -222,38 +229,34 @@ class LinkValidator:
     columns = (  # a row's keys, in order
         "pending_link_id", "link_type", "link_tag", "object_id", "reference_id", "separate_dependent_link_create", "line"
     )
+    allowed = seed_names(PendingLink)
 
     def __init__(self, registry: Registry, problems: Problems):
         self.registry, self.problems = registry, problems
+        self.context = {"registry": registry}
         self.seen_ids: dict[str, int] = {}
 
     def row(self, record: Record) -> dict[str, Any] | None:
-        problems, where = self.problems, f"{record.file} line {record.line}"
-        if _unknown_fields(record, ALLOWED_LINK_FIELDS, "a link", problems):
+        if _record_error(record, self.problems):
             return None
-        pending_id = _text(record, "pendingLinkId", problems)
-        link_type = _text(record, "linkType", problems, 12)
-        if link_type is not None and link_type not in LINK_TYPES:
-            problems.add(f"{where}: linkType {link_type!r} is not Dependent or Independent")
-            link_type = None
-        tag = _text(record, "linkTag", problems, 50)
-        if tag is not None and tag not in self.registry.link_tags:
-            problems.add(f"{where}: linkTag {tag!r} is not a known tag (one of: {', '.join(self.registry.link_tags)})")
-            tag = None
-        child, parent = _text(record, "objectId", problems), _text(record, "referenceId", problems)
-        separate = _bool(record, "separateDependentLinkCreate", problems)
-        if None in (pending_id, link_type, tag, child, parent):
+        try:
+            valid = LINKS.validate_python(record.values, context=self.context)
+        except ValidationError as exc:
+            for problem in row_problems(record, exc, "a link", self.allowed):
+                self.problems.add(problem)
             return None
+        pending_id = valid["pending_link_id"]
         if pending_id in self.seen_ids:
-            problems.add(f"{where}: pendingLinkId {pending_id!r} repeats line {self.seen_ids[pending_id]}")
+            where = f"{record.file} line {record.line}"
+            self.problems.add(f"{where}: pendingLinkId {pending_id!r} repeats line {self.seen_ids[pending_id]}")
             return None
         self.seen_ids[pending_id] = record.line
         return {
             "pending_link_id": pending_id,
-            "link_type": link_type,
-            "link_tag": tag,
-            "object_id": child,
-            "reference_id": parent,
-            "separate_dependent_link_create": separate,
+            "link_type": valid["link_type"],
+            "link_tag": valid["link_tag"],
+            "object_id": valid["object_id"],
+            "reference_id": valid["reference_id"],
+            "separate_dependent_link_create": valid.get("separate_dependent_link_create", False),
             "line": record.line,
         }

@@ -1,35 +1,21 @@
-"""`pipelines imports submit DIR | status BATCH | run BATCH`."""
+"""`pipelines imports submit DIR [--batch-id ID] | status BATCH | run BATCH`."""
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import uuid
 from pathlib import Path
 
-from pipelines.import_batches.batch_files import FORMATS, batch_prefix, check_batch_id
+import click
+
+from pipelines.import_batches.batch_files import FORMATS, batch_prefix
 from pipelines.import_batches.errors import ImportBatchError
+from pipelines.import_batches.requests import check_batch_id
 
 ASSET = "import_batches"
 
-
-def register(commands: argparse._SubParsersAction) -> None:
-    imports = commands.add_parser("imports", help="import batches of pending objects and links")
-    sub = imports.add_subparsers(dest="imports_command", required=True)
-
-    submit = sub.add_parser("submit", help="copy a batch folder into imports/inbox/ and print its batch id")
-    submit.add_argument("dir", type=Path, help="folder with objects.jsonl|csv and optionally links.jsonl|csv")
-    submit.add_argument("--batch-id", help="the batch id (default: a new one from the time)")
-    submit.set_defaults(func=_submit)
-
-    status = sub.add_parser("status", help="print a batch's state as JSON")
-    status.add_argument("batch_id")
-    status.set_defaults(func=_status)
-
-    run = sub.add_parser("run", help="process a submitted batch now (in-process), then print its state")
-    run.add_argument("batch_id")
-    run.set_defaults(func=_run)
+cli = click.Group("imports", help="Import batches of pending objects and links.")
 
 
 def new_batch_id() -> str:
@@ -54,31 +40,41 @@ def submit_batch(store, folder: Path, batch_id: str | None = None) -> str:
     return batch_id
 
 
-def _submit(args: argparse.Namespace) -> int:
+@cli.command()
+@click.argument("folder", metavar="DIR", type=click.Path(path_type=Path))
+@click.option("--batch-id", default=None, help="The batch id (default: a new one from the time).")
+def submit(folder: Path, batch_id: str | None) -> None:
+    """Copy a batch folder (objects.jsonl|csv, optionally links.jsonl|csv) into imports/inbox/ and
+    print its batch id."""
     from pipelines.core.resources import ObjectStoreResource
 
-    print(submit_batch(ObjectStoreResource().get_store(), args.dir, args.batch_id))
-    return 0
+    click.echo(submit_batch(ObjectStoreResource().get_store(), folder, batch_id))
 
 
-def _status(args: argparse.Namespace) -> int:
+@cli.command()
+@click.argument("batch_id", metavar="BATCH")
+def status(batch_id: str) -> None:
+    """Print a batch's state as JSON."""
     from pipelines.core.resources import DatabaseResource
     from pipelines.import_batches.processing import batch_state
 
+    batch_id = check_batch_id(batch_id)
     database = DatabaseResource().get_database()
     database.upgrade()
-    print(json.dumps(batch_state(database, args.batch_id).as_json(), indent=2))
-    return 0
+    click.echo(json.dumps(batch_state(database, batch_id).as_json(), indent=2))
 
 
-def _run(args: argparse.Namespace) -> int:
+@cli.command()
+@click.argument("batch_id", metavar="BATCH")
+def run(batch_id: str) -> None:
+    """Process a submitted batch now (in-process), then print its state."""
     from pipelines.core.resources import DatabaseResource
     from pipelines.core.runner import cli_instance, run_assets
     from pipelines.definitions import defs
     from pipelines.import_batches.partitions import import_batch_partitions
     from pipelines.import_batches.processing import batch_state
 
-    batch_id = check_batch_id(args.batch_id)
+    batch_id = check_batch_id(batch_id)
     database = DatabaseResource().get_database()
     database.upgrade()
     instance = cli_instance()
@@ -86,5 +82,4 @@ def _run(args: argparse.Namespace) -> int:
     try:
         run_assets(defs(), [ASSET], instance=instance, partition_key=batch_id)
     finally:
-        print(json.dumps(batch_state(database, batch_id).as_json(), indent=2))
-    return 0
+        click.echo(json.dumps(batch_state(database, batch_id).as_json(), indent=2))

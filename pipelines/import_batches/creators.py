@@ -12,16 +12,19 @@ aggregate excludes only 'lite-import-script', so imported catalog rows count lik
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 from sqlalchemy.engine import Connection
 
 from pipelines.core.database import insert_skipping_conflicts
+from pipelines.import_batches import requests
+from pipelines.import_batches.requests import object_fields, object_type_name, objects_adapter
 from pipelines.import_batches.tables import import_pending_links as links
 from pipelines.import_batches.tables import import_pending_objects as objects
 from pipelines.posture import tables as catalog
@@ -31,12 +34,23 @@ CREATED_BY_PREFIX = "import-batch"
 
 @dataclass(frozen=True)
 class ObjectType:
-    """A type of pending object: its target table, natural key, and fields (name -> maximum length)."""
+    """A type of pending object: its target table and its row (`requests.py`), which gives its name
+    (`objectType`), its fields and their bounds; the first field is the natural key."""
 
-    name: str
     table: sa.Table
-    key: str
-    fields: Mapping[str, int]
+    record: type
+
+    @functools.cached_property
+    def name(self) -> str:
+        return object_type_name(self.record)
+
+    @functools.cached_property
+    def fields(self) -> tuple[str, ...]:
+        return object_fields(self.record)
+
+    @functools.cached_property
+    def key(self) -> str:
+        return self.fields[0]
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,11 @@ class Registry:
     def __post_init__(self) -> None:
         object.__setattr__(self, "column_tags", tuple(t.name for t in self.link_tags.values() if t.column))
 
+    @functools.cached_property
+    def object_rows(self) -> TypeAdapter:
+        """The validator of the `objects` rows of these types."""
+        return objects_adapter(tuple(t.record for t in self.object_types.values()))
+
     def tags_of_child(self, object_type: str) -> list[LinkTag]:
         return [t for t in self.link_tags.values() if t.child_type == object_type and t.column]
 
@@ -79,11 +98,11 @@ def _tags(*tags: LinkTag) -> dict[str, LinkTag]:
 
 REGISTRY = Registry(
     object_types=_types(
-        ObjectType("service", catalog.services, "name", {"name": 200}),
-        ObjectType("component", catalog.components, "slug", {"slug": 100, "name": 200}),
-        ObjectType("boundary", catalog.boundaries, "slug", {"slug": 100, "name": 200}),
-        ObjectType("responsibility", catalog.responsibilities, "slug", {"slug": 200, "title": 500}),
-        ObjectType("component_instance", catalog.component_instances, "name", {"name": 400}),
+        ObjectType(catalog.services, requests.ServiceObject),
+        ObjectType(catalog.components, requests.ComponentObject),
+        ObjectType(catalog.boundaries, requests.BoundaryObject),
+        ObjectType(catalog.responsibilities, requests.ResponsibilityObject),
+        ObjectType(catalog.component_instances, requests.ComponentInstanceObject),
     ),
     link_tags=_tags(
         LinkTag("ci_service", "component_instance", "service", ("Dependent",), "service_id", required=True),

@@ -39,11 +39,11 @@ from pipelines.import_batches.batch_files import (
     ObjectValidator,
     Problems,
     batch_keys,
-    check_batch_id,
     open_records,
 )
 from pipelines.import_batches.creators import ImportCreators, Registry
 from pipelines.import_batches.errors import ImportBatchError
+from pipelines.import_batches.requests import check_batch_id
 from pipelines.import_batches.tables import ITEM_STATUSES
 from pipelines.import_batches.tables import import_batches as batches
 from pipelines.import_batches.tables import import_pending_links as links

@@ -10,8 +10,9 @@ import dagster as dg
 from pipelines.core.object_store import ObjectStore
 from pipelines.core.resources import ObjectStoreResource
 from pipelines.import_batches.assets import import_batches
-from pipelines.import_batches.batch_files import BATCH_ID, FORMATS, INBOX
+from pipelines.import_batches.batch_files import FORMATS, INBOX
 from pipelines.import_batches.partitions import import_batch_partitions
+from pipelines.import_batches.requests import BATCH_ID
 
 
 def inbox_batches(store: ObjectStore, since: str) -> list[tuple[str, str]]:

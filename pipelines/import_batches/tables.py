@@ -14,10 +14,10 @@ awaits is `awaiting` or `creating`. The steps of the seed:
 import sqlalchemy as sa
 
 from pipelines.core.database import IdType, JSONType, TZDateTime, metadata
+from pipelines.import_batches.requests import LINK_TYPES
 
 BATCH_STATUSES = ("pending", "processing", "complete", "error")
 ITEM_STATUSES = ("pending", "awaiting", "creating", "complete", "error")
-LINK_TYPES = ("Dependent", "Independent")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

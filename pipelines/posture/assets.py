@@ -1,14 +1,13 @@
 """The posture assets: refresh the aggregate view, export the lite dynamic state, import it."""
 
 import dagster as dg
-from pydantic import Field
-
 from pipelines.core.resources import DatabaseResource, ObjectStoreResource
 from pipelines.posture.aggregate import refresh_aggregate
 from pipelines.posture.documents import DocumentSource, count_objects
 from pipelines.posture.errors import PostureError
-from pipelines.posture.lite_export import ExportRequest, count_view_rows, export_lite_dynamic_state
-from pipelines.posture.lite_import import ImportOptions, import_lite_dynamic_state, script_failing_by_service
+from pipelines.posture.lite_export import count_view_rows, export_lite_dynamic_state
+from pipelines.posture.lite_import import import_lite_dynamic_state, script_failing_by_service
+from pipelines.posture.requests import ExportRequest, ImportRequest
 
 GROUP = "posture"
 POOL = "posture"
@@ -32,12 +31,6 @@ def responsive_responsibility_aggregate(database: DatabaseResource) -> dg.Materi
     )
 
 
-class LiteDynamicStateExportConfig(dg.Config):
-    serviceNames: list[str] | None = Field(  # noqa: N815 - the seed's request field
-        default=None, description="Services to export (filtered in SQL); unset: every service."
-    )
-
-
 @dg.asset(
     group_name=GROUP,
     kinds={"postgres", "s3", "json"},
@@ -46,25 +39,24 @@ class LiteDynamicStateExportConfig(dg.Config):
 )
 def lite_dynamic_state_export(
     context: dg.AssetExecutionContext,
-    config: LiteDynamicStateExportConfig,
+    config: ExportRequest,
     database: DatabaseResource,
     object_store: ObjectStoreResource,
 ) -> dg.MaterializeResult:
     """Writes the aggregate view as `{"liteDynamicStateObjects": [...]}` (responsibilitySlug,
     serviceName, status, boundarySlug, componentSlug) to `posture/exports/<timestamp>.json`."""
     db, store = database.get_database(), object_store.get_store()
-    request = ExportRequest.parse({"serviceNames": config.serviceNames})
-    result = export_lite_dynamic_state(db, store, request)
+    result = export_lite_dynamic_state(db, store, config)
     stored = count_objects(DocumentSource(key=result.key), store)
     with db.begin() as conn:
-        view_rows = count_view_rows(conn, request.serviceNames)
+        view_rows = count_view_rows(conn, config.service_names)
     context.log.info(f"Exported {result.objects} lite dynamic objects to {result.key}")
     return dg.MaterializeResult(
         metadata={
             "key": dg.MetadataValue.text(result.key),
             "objects": dg.MetadataValue.int(result.objects),
             "failing_objects": dg.MetadataValue.int(result.failing),
-            "service_names": dg.MetadataValue.json(list(request.serviceNames) if request.serviceNames else None),
+            "service_names": dg.MetadataValue.json(config.service_names),
             "duration_seconds": dg.MetadataValue.float(result.seconds),
             "preview": dg.MetadataValue.md(_markdown_table(result.preview)),
         },
@@ -78,17 +70,6 @@ def lite_dynamic_state_export(
     )
 
 
-class LiteDynamicStateImportConfig(dg.Config):
-    config: str = Field(default="REPLACE_ALL", description="INSERT (skip what exists) or REPLACE_ALL.")
-    batchSize: int = Field(default=500, description="Objects per round of lookups and writes.")  # noqa: N815
-    exportKey: str | None = Field(  # noqa: N815
-        default=None, description="Object-store key of an export document; unset: the latest export."
-    )
-    uploadedFile: str | None = Field(  # noqa: N815
-        default=None, description="Path of an export document file (e.g. from another environment)."
-    )
-
-
 @dg.asset(
     group_name=GROUP,
     kinds={"postgres", "s3"},
@@ -98,7 +79,7 @@ class LiteDynamicStateImportConfig(dg.Config):
 )
 def lite_dynamic_state_import(
     context: dg.AssetExecutionContext,
-    config: LiteDynamicStateImportConfig,
+    config: ImportRequest,
     database: DatabaseResource,
     object_store: ObjectStoreResource,
 ) -> dg.MaterializeResult:
@@ -106,9 +87,8 @@ def lite_dynamic_state_import(
     `lite-import-script`): INSERT skips what already exists, REPLACE_ALL replaces the previous
     script-created set, in one transaction."""
     db, store = database.get_database(), object_store.get_store()
-    options = ImportOptions.parse(config.config, config.batchSize)
     source = _import_source(context, config)
-    result = import_lite_dynamic_state(db, store, source, options, logger=context.log)
+    result = import_lite_dynamic_state(db, store, source, config, logger=context.log)
     with db.begin() as conn:
         actual = dict(script_failing_by_service(conn))
     expected = result.expected_failing_by_service
@@ -140,13 +120,11 @@ def lite_dynamic_state_import(
     )
 
 
-def _import_source(context: dg.AssetExecutionContext, config: LiteDynamicStateImportConfig) -> DocumentSource:
-    if config.uploadedFile and config.exportKey:
-        raise PostureError("set exportKey or uploadedFile, not both")
-    if config.uploadedFile:
-        return DocumentSource(path=config.uploadedFile)
-    if config.exportKey:
-        return DocumentSource(key=config.exportKey)
+def _import_source(context: dg.AssetExecutionContext, request: ImportRequest) -> DocumentSource:
+    if request.uploaded_file:
+        return DocumentSource(path=request.uploaded_file)
+    if request.export_key:
+        return DocumentSource(key=request.export_key)
     event = context.instance.get_latest_materialization_event(dg.AssetKey("lite_dynamic_state_export"))
     key = event.asset_materialization.metadata.get("key") if event and event.asset_materialization else None
     if key is None:

@@ -6,7 +6,6 @@ and print the seed's response JSON on stdout.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -16,90 +15,89 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import click
+import dagster as dg
+
 from pipelines.posture.errors import PostureError
+from pipelines.posture.requests import ExportRequest, ImportConfig, ImportRequest
 
-IMPORT_CONFIGS = ("INSERT", "REPLACE_ALL")
-
-
-def register(commands: argparse._SubParsersAction) -> None:
-    posture = commands.add_parser("posture", help="refresh, export and import the lite dynamic state")
-    sub = posture.add_subparsers(dest="posture_command", required=True)
-
-    export = sub.add_parser(
-        "export",
-        help='export the aggregate view; body {"serviceNames": [...]}; prints {"liteDynamicStateObjects": [...]}',
-    )
-    export.add_argument("request", nargs="?", help="request body file, '-' for stdin; none: every service")
-    export.add_argument("--no-refresh", action="store_true", help="export the view as it is, without refreshing it")
-    export.set_defaults(func=_export)
-
-    imp = sub.add_parser(
-        "import",
-        help='import {"liteDynamicStateObjects": [...], "config": "REPLACE_ALL"}; prints the counts',
-    )
-    imp.add_argument("request", nargs="?", help="request body (or export document) file, '-' for stdin")
-    imp.add_argument("--key", help="import an export document already in the object store instead")
-    imp.add_argument("--config", choices=IMPORT_CONFIGS, help="overrides the body's config (default REPLACE_ALL)")
-    imp.add_argument("--batch-size", type=int, help="objects per round of lookups and writes (default 500)")
-    imp.set_defaults(func=_import)
+EXPORT_ASSET = "lite_dynamic_state_export"
+IMPORT_ASSET = "lite_dynamic_state_import"
+REFRESH_ASSET = "responsive_responsibility_aggregate"
 
 
-def _export(args: argparse.Namespace) -> int:
+@click.group("posture")
+def cli() -> None:
+    """Refresh, export and import the lite dynamic state."""
+
+
+@cli.command("export")
+@click.argument("request", required=False, metavar="[REQUEST|-]")
+@click.option("--no-refresh", is_flag=True, help="Export the view as it is, without refreshing it.")
+def export(request: str | None, no_refresh: bool) -> None:
+    """Export the aggregate view; REQUEST is a body file {"serviceNames": [...]} ('-': stdin; none:
+    every service). Prints {"liteDynamicStateObjects": [...]}."""
     from pipelines.core.resources import ObjectStoreResource
-    from pipelines.posture.lite_export import ExportRequest
 
     body = None
-    if args.request:
-        with _request_file(args.request) as path:
-            body = _load_json(path)
-    request = ExportRequest.parse(body)
-    selection = ["lite_dynamic_state_export"] if args.no_refresh else [
-        "responsive_responsibility_aggregate",
-        "lite_dynamic_state_export",
-    ]
-    service_names = list(request.serviceNames) if request.serviceNames is not None else None
-    metadata = _run(selection, "lite_dynamic_state_export", {"serviceNames": service_names})
+    if request:
+        with _request_file(request) as path:
+            body = _load_json(path, request)
+    export_request = ExportRequest.parse(body, source=f"request {request}")
+    selection = [EXPORT_ASSET] if no_refresh else [REFRESH_ASSET, EXPORT_ASSET]
+    metadata = _run(selection, EXPORT_ASSET, export_request)
     key = metadata["key"].value
-    print(f"exported {metadata['objects'].value} objects to {key}", file=sys.stderr)
+    click.echo(f"exported {metadata['objects'].value} objects to {key}", err=True)
     with ObjectStoreResource().get_store().open_read(key) as document:
         shutil.copyfileobj(document, sys.stdout.buffer, 1024 * 1024)
     sys.stdout.flush()
-    return 0
 
 
-def _import(args: argparse.Namespace) -> int:
+@cli.command("import")
+@click.argument("request", required=False, metavar="[REQUEST|-]")
+@click.option("--key", help="Import an export document already in the object store instead of REQUEST.")
+@click.option(
+    "--config",
+    type=click.Choice([c.value for c in ImportConfig]),
+    help="Overrides the body's config (the body's, else REPLACE_ALL).",
+)
+@click.option(
+    "--batch-size",
+    type=int,
+    default=ImportRequest.model_fields["batch_size"].default,
+    help="Objects per round of lookups and writes (1 to 100000).",
+)
+def import_(request: str | None, key: str | None, config: str | None, batch_size: int) -> None:
+    """Import REQUEST, a body {"liteDynamicStateObjects": [...], "config": "REPLACE_ALL"} (or an
+    export document) file ('-': stdin), or --key. Prints the seed's response counts."""
     from pipelines.posture.documents import DocumentReader
-    from pipelines.posture.lite_import import ImportOptions
 
-    if bool(args.request) == bool(args.key):
+    if bool(request) == bool(key):
         raise PostureError("give a request file (or '-') or --key, not both and not neither")
-    run_config: dict[str, Any] = {}
-    if args.batch_size is not None:
-        run_config["batchSize"] = args.batch_size
-    with _request_file(args.request) if args.request else _no_file() as path:
+    with _request_file(request) if request else _no_file() as path:
+        fields: dict[str, Any] = {"batchSize": batch_size}
         if path is not None:
-            run_config["uploadedFile"] = str(path)
+            fields["uploadedFile"] = str(path)
             with open(path, encoding="utf-8", newline="") as text:
-                reader = DocumentReader(text, source=f"request {args.request}")
+                reader = DocumentReader(text, source=f"request {request}")
                 for _ in reader.objects():
                     pass
             if "config" in reader.extra:
-                run_config["config"] = reader.extra["config"]
+                fields["config"] = reader.extra["config"]
         else:
-            run_config["exportKey"] = args.key
-        if args.config:
-            run_config["config"] = args.config
-        ImportOptions.parse(run_config.get("config"), run_config.get("batchSize"))  # fail before the run
-        metadata = _run(["lite_dynamic_state_import"], "lite_dynamic_state_import", run_config)
-    print(json.dumps(metadata["response"].value, indent=2))
-    return 0
+            fields["exportKey"] = key
+        if config:
+            fields["config"] = config
+        import_request = ImportRequest.parse(fields, source=f"request {request}" if request else None)
+        metadata = _run([IMPORT_ASSET], IMPORT_ASSET, import_request)
+    click.echo(json.dumps(metadata["response"].value, indent=2))
 
 
-def _run(selection: list[str], asset: str, config: dict[str, Any]) -> dict[str, Any]:
+def _run(selection: list[str], asset: str, request: ExportRequest | ImportRequest) -> dict[str, Any]:
     from pipelines.core.runner import cli_instance, run_assets
     from pipelines.definitions import defs
 
-    result = run_assets(defs(), selection, instance=cli_instance(), run_config={"ops": {asset: {"config": config}}})
+    result = run_assets(defs(), selection, instance=cli_instance(), run_config=dg.RunConfig(ops={asset: request}))
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
         if materialization.asset_key.to_user_string() == asset:
@@ -128,8 +126,8 @@ def _no_file() -> Iterator[None]:
     yield None
 
 
-def _load_json(path: Path) -> Any:
+def _load_json(path: Path, name: str) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8") or "null")
     except json.JSONDecodeError as exc:
-        raise PostureError(f"request body is not JSON: {exc}") from None
+        raise PostureError(f"request {name}: body is not JSON: {exc}") from None

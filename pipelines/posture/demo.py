@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dagster as dg
+
 from pipelines.core.demo import DemoContext, DemoStep
+from pipelines.posture.requests import ImportConfig, ImportRequest
 from pipelines.posture.sample_catalog import CatalogShape, write_catalog
 
 
@@ -17,6 +20,6 @@ def prepare(ctx: DemoContext) -> list[DemoStep]:
         DemoStep(
             title="posture: import the same export again with INSERT (every object skipped)",
             selection=["lite_dynamic_state_import"],
-            run_config={"ops": {"lite_dynamic_state_import": {"config": {"config": "INSERT"}}}},
+            run_config=dg.RunConfig(ops={"lite_dynamic_state_import": ImportRequest(config=ImportConfig.INSERT)}),
         ),
     ]

@@ -16,7 +16,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import IO, Annotated, Any, Literal, TextIO
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from pipelines.core.object_store import ObjectStore
 from pipelines.posture.errors import PostureError
@@ -88,24 +90,45 @@ class ErrorCollector:
         raise PostureError(f"{what}: {self.count} invalid field(s){more}, nothing was written: {listed}")
 
 
+Name = Annotated[str, StringConstraints(strict=True, min_length=1)]
+
+
+class LiteDynamicStateObject(BaseModel):
+    """One ExportedLiteDynamicStateObject, as an import reads it (other fields of an object are ignored)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    responsibilitySlug: Name  # noqa: N815 - the seed's field names
+    serviceName: Name  # noqa: N815
+    status: Literal["PASSING", "FAILING"]
+    boundarySlug: Name  # noqa: N815
+    componentSlug: Name  # noqa: N815
+
+
+_PROBLEMS = {
+    "missing": "is missing",
+    "literal_error": "is not PASSING or FAILING",
+    "model_type": "is not a JSON object",
+    "model_attributes_type": "is not a JSON object",
+}
+_OBJECT_VALIDATOR = LiteDynamicStateObject.__pydantic_validator__
+
+
 def check_object_shape(index: int, obj: Any, errors: ErrorCollector) -> bool:
-    """Every field present and a non-empty string, status PASSING or FAILING. Returns whether the
-    fields can be looked up in the catalog (a bad status is reported but does not stop that)."""
-    if not isinstance(obj, Mapping):
-        errors.add(index, "object", obj, "is not a JSON object")
-        return False
-    ok = True
-    for field in FIELDS:
-        value = obj.get(field)
-        if field not in obj:
-            errors.add(index, field, None, "is missing")
-            ok = False
-        elif not isinstance(value, str) or not value:
-            errors.add(index, field, value, "is not a non-empty string")
-            ok = False
-    if ok and obj["status"] not in STATUSES:
-        errors.add(index, "status", obj["status"], "is not PASSING or FAILING")
-    return ok
+    """Every field present and a non-empty string, status PASSING or FAILING (`LiteDynamicStateObject`).
+    Every problem of the object goes to `errors`. Returns whether the fields can be looked up in the
+    catalog (a bad status is reported but does not stop that)."""
+    try:
+        _OBJECT_VALIDATOR.validate_python(obj)
+    except ValidationError as exc:
+        lookups = True
+        for error in exc.errors(include_url=False, include_context=False):
+            field = str(error["loc"][0]) if error["loc"] else "object"
+            value = None if error["type"] == "missing" else error["input"]
+            errors.add(index, field, value, _PROBLEMS.get(error["type"], "is not a non-empty string"))
+            lookups = lookups and field == "status"
+        return lookups
+    return True
 
 
 class DocumentReader:

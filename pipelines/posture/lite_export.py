@@ -21,7 +21,7 @@ from pipelines.core.database import Database
 from pipelines.core.object_store import ObjectStore
 from pipelines.posture.aggregate import aggregate_view, require_populated
 from pipelines.posture.documents import ErrorCollector, export_object, write_document
-from pipelines.posture.errors import PostureError
+from pipelines.posture.requests import ExportRequest
 from pipelines.posture.tables import boundaries, components, responsibilities, services
 
 log = logging.getLogger(__name__)
@@ -30,38 +30,13 @@ EXPORT_PREFIX = "posture/exports/"
 PREVIEW_ROWS = 10
 
 
-@dataclass(frozen=True)
-class ExportRequest:
-    """The seed's export request body: `{"serviceNames": [...]}`; absent or null means every service."""
-
-    serviceNames: tuple[str, ...] | None = None
-
-    @classmethod
-    def parse(cls, body: object) -> ExportRequest:
-        if body is None:
-            return cls()
-        if not isinstance(body, dict):
-            raise PostureError(f"export request must be a JSON object, got {body!r}")
-        names = body.get("serviceNames")
-        if names is None:
-            return cls()
-        if not isinstance(names, list):
-            raise PostureError(f"serviceNames must be a list of service names, got {names!r}")
-        errors = ErrorCollector()
-        for index, name in enumerate(names):
-            if not isinstance(name, str) or not name:
-                errors.add(None, f"serviceNames[{index}]", name, "is not a service name")
-        errors.raise_if_any("export request")
-        return cls(tuple(names))
-
-
 @dataclass
 class ExportResult:
     key: str
     objects: int
     failing: int
     seconds: float
-    service_names: tuple[str, ...] | None
+    service_names: list[str] | None
     preview: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -122,14 +97,14 @@ def export_lite_dynamic_state(
     """Write the view (for the request's services) to the object store as one document."""
     started = time.monotonic()
     key = key or new_export_key()
-    result = ExportResult(key=key, objects=0, failing=0, seconds=0.0, service_names=request.serviceNames)
+    result = ExportResult(key=key, objects=0, failing=0, seconds=0.0, service_names=request.service_names)
     with database.begin() as conn:
         require_populated(conn)
-        if request.serviceNames is not None:
-            check_service_names(conn, request.serviceNames)
+        if request.service_names is not None:
+            check_service_names(conn, request.service_names)
 
         def objects() -> Iterator[dict[str, str]]:
-            for batch in database.stream(conn, export_select(request.serviceNames), batch_size):
+            for batch in database.stream(conn, export_select(request.service_names), batch_size):
                 for row in batch:
                     obj = export_object(*row)
                     if row.status == "FAILING":

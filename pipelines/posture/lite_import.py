@@ -32,6 +32,7 @@ from pipelines.core.progress import Progress
 from pipelines.core.object_store import ObjectStore
 from pipelines.posture.documents import DocumentReader, DocumentSource, ErrorCollector, check_object_shape
 from pipelines.posture.errors import PostureError
+from pipelines.posture.requests import ImportConfig, ImportRequest
 from pipelines.posture.tables import (
     LITE_IMPORT_CREATED_BY,
     boundaries,
@@ -45,7 +46,6 @@ from pipelines.posture.tables import (
 
 log = logging.getLogger(__name__)
 
-IMPORT_CONFIGS = ("INSERT", "REPLACE_ALL")
 SERVICE_COMPONENT = "SERVICE"
 CI_COLUMNS = ("id", "name", "service_id", "component_id", "boundary_id", "parent_id", "created_by")
 CIR_COLUMNS = ("id", "component_instance_id", "responsibility_id", "created_by")
@@ -55,24 +55,6 @@ WRITE_ROWS = 5000
 # Odd, so that id -> id * multiplier mod 2**32 is a bijection: the "random" hash of a CI name is
 # unique for every id below 2**32, and no name can collide with another import's.
 _NAME_HASH_MULTIPLIER = 0x9E3779B1
-
-
-@dataclass(frozen=True)
-class ImportOptions:
-    """The import's request options: `config` INSERT | REPLACE_ALL, `batchSize` objects per round."""
-
-    config: str = "REPLACE_ALL"
-    batchSize: int = 500
-
-    @classmethod
-    def parse(cls, config: Any = None, batch_size: Any = None) -> ImportOptions:
-        config = "REPLACE_ALL" if config is None else config
-        batch_size = 500 if batch_size is None else batch_size
-        if config not in IMPORT_CONFIGS:
-            raise PostureError(f"config {config!r} is not one of {', '.join(IMPORT_CONFIGS)}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 100_000:
-            raise PostureError(f"batchSize {batch_size!r} is not a whole number from 1 to 100000")
-        return cls(config=config, batchSize=batch_size)
 
 
 @dataclass
@@ -191,7 +173,7 @@ def import_lite_dynamic_state(
     database: Database,
     store: ObjectStore,
     source: DocumentSource,
-    options: ImportOptions,
+    options: ImportRequest,
     *,
     on_batch: Callable[[ImportResult], None] | None = None,
     logger: Any = None,
@@ -199,14 +181,14 @@ def import_lite_dynamic_state(
     """Validate the whole document, then write it (REPLACE_ALL: after deleting the previous set)."""
     logger = logger or log
     started = time.monotonic()
-    result = ImportResult(config=options.config)
+    result = ImportResult(config=str(options.config))
     with database.begin() as conn:
         _lock(conn)
         catalog = Catalog.load(conn)
         plan = _validate(store, source, catalog)
         result.totalRecordsProcessed = plan.total
         logger.info(f"Importing {plan.total} lite dynamic objects with config: {options.config}")
-        if options.config == "REPLACE_ALL":
+        if options.config is ImportConfig.REPLACE_ALL:
             _replace_all_delete(conn, result, logger)
             failing_before: Counter[str] = Counter()
         else:
@@ -387,7 +369,7 @@ def _insert(
     database: Database,
     store: ObjectStore,
     source: DocumentSource,
-    options: ImportOptions,
+    options: ImportRequest,
     catalog: Catalog,
     plan: _Plan,
     result: ImportResult,
@@ -397,14 +379,14 @@ def _insert(
     """Write the objects batch by batch; returns the FAILING objects written per service name."""
     service_component = catalog.service_component_id
     parents = _existing_parents(conn, service_component)
-    writer = _BatchWriter(conn, catalog, max(options.batchSize, 1000), parents)
+    writer = _BatchWriter(conn, catalog, max(options.batch_size, 1000), parents)
     pending_service = dict(plan.first_service_object)
     pulled_forward: set[int] = set()
     failing: Counter[str] = Counter()
     progress = Progress("lite dynamic objects", plan.total, logger=logger)
     objects = _resolved_objects(store, source, catalog)
-    while batch := list(islice(objects, options.batchSize)):
-        skip = _existing_script_keys(conn, batch) if options.config == "INSERT" else set()
+    while batch := list(islice(objects, options.batch_size)):
+        skip = _existing_script_keys(conn, batch) if options.config is ImportConfig.INSERT else set()
         for obj in batch:
             index, service_id, responsibility_id, boundary_id, component_id, status, service_name, _ = obj
             if index in pulled_forward:
@@ -413,13 +395,13 @@ def _insert(
             if key in skip:
                 result.recordsSkipped += 1
                 continue
-            if options.config == "INSERT":
+            if options.config is ImportConfig.INSERT:
                 skip.add(key)  # a later duplicate in the same document is skipped too
             parent_id = None
             if service_component is not None and component_id != service_component:
                 parent_id = parents.get((service_id, boundary_id))
                 if parent_id is None:
-                    dedupe = skip if options.config == "INSERT" else set()
+                    dedupe = skip if options.config is ImportConfig.INSERT else set()
                     parent_id = _create_parent(writer, obj, pending_service, pulled_forward, dedupe, failing)
             elif pending_service.get((service_id, boundary_id), (-1,))[0] == index:
                 del pending_service[(service_id, boundary_id)]
@@ -428,7 +410,7 @@ def _insert(
                 failing[service_name] += 1
         # Each COPY costs a statement's setup on the server: small batches are bundled.
         # INSERT flushes every batch: the next batch's existence check must see these rows.
-        if options.config == "INSERT" or len(writer.cir_rows) >= WRITE_ROWS:
+        if options.config is ImportConfig.INSERT or len(writer.cir_rows) >= WRITE_ROWS:
             writer.flush(database, conn, result)
         progress.advance(len(batch))
         if on_batch is not None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.core.requests import request_job
 from pipelines.posture.assets import GROUP
+from pipelines.posture.requests import ExportRequest, ImportRequest
 
-posture_job = dg.define_asset_job(
+posture_job = request_job(
     "posture_refresh_export_import",
     selection=dg.AssetSelection.groups(GROUP),
+    requests={"lite_dynamic_state_export": ExportRequest, "lite_dynamic_state_import": ImportRequest},
     description="Refreshes responsive_responsibility_aggregate, exports the lite dynamic state, imports it.",
 )
 

@@ -1,7 +1,7 @@
 """Archive one tenant: one RFC-4180 CSV per entity table (split into parts past a size), then the manifest.
 
 Rows stream from the database and are hashed while written; no table is ever held in memory.
-PostgreSQL: `COPY (SELECT <archive text of each column> ...) TO STDOUT WITH (FORMAT csv)`, where the
+PostgreSQL: `core.database.copy_out_csv` of `SELECT <archive text of each column> ...`, where the
 server renders bytes, timestamps and booleans as the archive wants them (`values.pg_text`), so the
 only change left is the record end: the server ends each row with LF, the archive with CRLF. Every
 COPY data message of the server is exactly one row (PostgreSQL protocol, "COPY Operations"), so the
@@ -24,12 +24,11 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipelines.core.database import Database
+from pipelines.core.database import Database, copy_out_csv
 from pipelines.core.progress import Progress
 from pipelines.core.object_store import ObjectStore
 from pipelines.core.rfc4180 import CRLF, format_field, format_row
 from pipelines.tenant_archives.entities import (
-    DEFAULT_TENANT_COLUMN,
     Entity,
     check_tenant,
     discover_entities,
@@ -44,30 +43,12 @@ from pipelines.tenant_archives.manifest import (
     Manifest,
     archive_prefix,
 )
+from pipelines.tenant_archives.requests import ArchiveRequest
 from pipelines.tenant_archives.values import encoder, pg_text
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PART_SIZE = 100 * 1024 * 1024
-MIN_PART_SIZE = 4 * 1024
-
-
-@dataclasses.dataclass(frozen=True)
-class ArchiveOptions:
-    part_size_bytes: int = DEFAULT_PART_SIZE
-    tenant_column: str = DEFAULT_TENANT_COLUMN
-    tables: tuple[str, ...] = ()
-    batch_size: int = 5000
-
-    def __post_init__(self) -> None:
-        if self.part_size_bytes < MIN_PART_SIZE:
-            raise TenantArchiveError(
-                f"part_size_bytes {self.part_size_bytes} is too small: use at least {MIN_PART_SIZE}"
-            )
-        if not self.tenant_column:
-            raise TenantArchiveError("tenant_column is empty: name the column that holds the tenant")
-        if self.batch_size < 1:
-            raise TenantArchiveError(f"batch_size {self.batch_size} must be at least 1")
+BATCH_SIZE = 5000
 
 
 def archive_tenant(
@@ -75,28 +56,29 @@ def archive_tenant(
     store: ObjectStore,
     tenant: str,
     job_id: str,
-    options: ArchiveOptions = ArchiveOptions(),
+    request: ArchiveRequest = ArchiveRequest(),
     logger: Any = None,
+    batch_size: int = BATCH_SIZE,
 ) -> tuple[str, Manifest]:
     """Write `archives/{tenant}/{job_id}/...`; returns the manifest's key and the manifest."""
     check_tenant(tenant)
     prefix = archive_prefix(tenant, str(job_id))
     created_at = dt.datetime.now(dt.timezone.utc).isoformat()
     files: list[ArchivedFile] = []
-    with _snapshot(database) as conn:
-        entities = discover_entities(conn, options.tenant_column, options.tables or None)
+    with database.snapshot() as conn:
+        entities = discover_entities(conn, request.tenant_column, request.tables or None)
         if not entities:
-            raise TenantArchiveError(f"no table has the tenant column {options.tenant_column!r}: nothing to archive")
-        if not tables_holding(conn, entities, tenant, options.tenant_column):
+            raise TenantArchiveError(f"no table has the tenant column {request.tenant_column!r}: nothing to archive")
+        if not tables_holding(conn, entities, tenant, request.tenant_column):
             raise TenantArchiveError(f"tenant {tenant!r} has no rows in any of {len(entities)} entity tables")
         progress = Progress(f"archive of tenant {tenant} (rows)", logger=logger or log)
         try:
             for entity in entities:
                 if database.is_postgres:
-                    records = _copy_records(conn, entity, tenant, options.tenant_column, options.batch_size)
+                    records = _copy_records(conn, entity, tenant, request.tenant_column, batch_size)
                 else:
-                    records = _cursor_records(database, conn, entity, tenant, options)
-                files.extend(_write_parts(store, prefix, entity, records, options.part_size_bytes, progress))
+                    records = _cursor_records(database, conn, entity, tenant, request.tenant_column, batch_size)
+                files.extend(_write_parts(store, prefix, entity, records, request.part_size_bytes, progress))
         except BaseException:
             _remove_quietly(store, [prefix + f.name for f in files])  # no half archive is left behind
             raise
@@ -105,7 +87,7 @@ def archive_tenant(
         tenant=tenant,
         job_id=str(job_id),
         created_at=created_at,
-        tenant_column=options.tenant_column,
+        tenant_column=request.tenant_column,
         schema=schema,
         schema_fingerprint=fingerprint(schema),
         files=files,
@@ -121,30 +103,6 @@ def _remove_quietly(store: ObjectStore, keys: list[str]) -> None:
             store.delete(key)
         except Exception:  # noqa: BLE001 - the archive's own error is the one to report
             log.warning("could not remove %s after a failed archive", key, exc_info=True)
-
-
-@contextlib.contextmanager
-def _snapshot(database: Database) -> Iterator[Connection]:
-    """One consistent read of every table that does not stop writers (job updates) meanwhile."""
-    if database.is_postgres:
-        with database.begin() as conn:
-            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            yield conn
-        return
-    # SQLite: `Database.begin()` is BEGIN IMMEDIATE, a write lock held for the whole archive. A
-    # deferred transaction reads one snapshot (WAL mode) and lets writers go on.
-    engine = sa.create_engine(database.url, poolclass=sa.pool.NullPool, connect_args={"timeout": 60})
-    sa.event.listen(engine, "connect", _driver_autocommit)
-    sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN DEFERRED"))
-    try:
-        with engine.connect() as conn, conn.begin():
-            yield conn
-    finally:
-        engine.dispose()
-
-
-def _driver_autocommit(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.isolation_level = None  # SQLAlchemy, not pysqlite, decides where transactions begin
 
 
 def _tenant_rows(entity: Entity, columns: list[Any], tenant: str, tenant_column: str) -> sa.Select:
@@ -163,28 +121,25 @@ class Batch:
 def _copy_records(conn: Connection, entity: Entity, tenant: str, tenant_column: str, batch_size: int) -> Iterator[Batch]:
     """Batches of archive records, straight from the server's COPY output."""
     columns = [pg_text(c.kind, entity.table.c[c.name]).label(c.name) for c in entity.columns]
-    compiled = _tenant_rows(entity, columns, tenant, tenant_column).compile(dialect=conn.dialect)
-    statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
     batch = Batch(bytearray(), [])
-    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement, compiled.params) as copy:
-        # Each row is copied out at once, so libpq's buffer is freed right away.
-        for row in copy:
-            batch.data += row
-            batch.data.insert(-1, 13)  # one message is one row: its last byte is the LF that ends it; CR before
-            batch.ends.append(len(batch.data))
-            if len(batch.ends) >= batch_size:
-                yield batch
-                batch = Batch(bytearray(), [])
+    # Each row is copied out at once, so libpq's buffer is freed right away.
+    for row in copy_out_csv(conn, _tenant_rows(entity, columns, tenant, tenant_column)):
+        batch.data += row
+        batch.data.insert(-1, 13)  # one message is one row: its last byte is the LF that ends it; CR before
+        batch.ends.append(len(batch.data))
+        if len(batch.ends) >= batch_size:
+            yield batch
+            batch = Batch(bytearray(), [])
     if batch.ends:
         yield batch
 
 
 def _cursor_records(
-    database: Database, conn: Connection, entity: Entity, tenant: str, options: ArchiveOptions
+    database: Database, conn: Connection, entity: Entity, tenant: str, tenant_column: str, batch_size: int
 ) -> Iterator[Batch]:
     encoders = [encoder(c.kind) for c in entity.columns]
-    select = _tenant_rows(entity, list(entity.table.c), tenant, options.tenant_column)
-    for rows in database.stream(conn, select, options.batch_size):
+    select = _tenant_rows(entity, list(entity.table.c), tenant, tenant_column)
+    for rows in database.stream(conn, select, batch_size):
         batch = Batch(bytearray(), [])
         for row in rows:
             fields = (format_field(None if v is None else enc(v)) for enc, v in zip(encoders, row))

@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
+import click
 
-def register(commands: argparse._SubParsersAction) -> None:
-    archives = commands.add_parser("archives", help="tenant archives: backup jobs and restore")
-    sub = archives.add_subparsers(dest="archives_command", required=True)
-
-    schedule = sub.add_parser("schedule", help="schedule a backup job of a tenant (POST /backup/schedule)")
-    schedule.add_argument("tenant")
-    schedule.add_argument(
-        "--now", action="store_true", help="archive in this process instead of leaving the job to the sensor"
-    )
-    schedule.set_defaults(func=_schedule)
-
-    jobs = sub.add_parser("jobs", help="backup jobs as JSON, newest first (GET /backup/jobs)")
-    jobs.add_argument("--tenant", help="only this tenant's jobs")
-    jobs.set_defaults(func=_jobs)
-
-    restore = sub.add_parser("restore", help="check an archive, then restore it as a new tenant")
-    restore.add_argument("--manifest", required=True, help="object-store key of the archive's manifest.json")
-    restore.add_argument("--tenant", required=True, help="the new tenant")
-    restore.set_defaults(func=_restore)
+from pipelines.core.database import Database
 
 
-def _database():
+def _database() -> Database:
     from pipelines.core.resources import DatabaseResource
 
     database = DatabaseResource().get_database()
@@ -35,44 +17,56 @@ def _database():
     return database
 
 
-def _schedule(args: argparse.Namespace) -> int:
+@click.group("archives")
+def cli() -> None:
+    """Tenant archives: backup jobs and restore."""
+
+
+@cli.command()
+@click.argument("tenant")
+@click.option("--now", is_flag=True, help="Archive in this process instead of leaving the job to the sensor.")
+def schedule(tenant: str, now: bool) -> None:
+    """Schedule a backup job of TENANT (POST /backup/schedule); prints the job."""
     from pipelines.tenant_archives.jobs import get_job, schedule_backup
 
     database = _database()
-    job = schedule_backup(database, args.tenant)
-    if args.now:
+    job = schedule_backup(database, tenant)
+    if now:
         from pipelines.core.runner import cli_instance, run_assets
         from pipelines.definitions import defs
-        from pipelines.tenant_archives.assets import archive_run_config
         from pipelines.tenant_archives.partitions import tenants
+        from pipelines.tenant_archives.requests import ARCHIVE_ASSET, ArchiveRequest, archive_run_config
 
         instance = cli_instance()
         instance.add_dynamic_partitions(tenants.name, [job.tenant])
         run_assets(
-            defs(), ["tenant_archives"], instance=instance, partition_key=job.tenant,
-            run_config=archive_run_config(str(job.job_id)),
+            defs(), [ARCHIVE_ASSET], instance=instance, partition_key=job.tenant,
+            run_config=archive_run_config(ArchiveRequest(job_id=str(job.job_id))),
         )
         job = get_job(database, job.job_id)
-    print(json.dumps(job.to_dict(), indent=2))
-    return 0
+    click.echo(json.dumps(job.to_dict(), indent=2))
 
 
-def _jobs(args: argparse.Namespace) -> int:
+@cli.command("jobs")
+@click.option("--tenant", default=None, help="Only this tenant's jobs.")
+def list_backup_jobs(tenant: str | None) -> None:
+    """Backup jobs as JSON, newest first (GET /backup/jobs)."""
     from pipelines.tenant_archives.jobs import list_jobs
 
-    print(json.dumps([job.to_seed() for job in list_jobs(_database(), args.tenant)], indent=2))
-    return 0
+    click.echo(json.dumps([job.to_seed() for job in list_jobs(_database(), tenant)], indent=2))
 
 
-def _restore(args: argparse.Namespace) -> int:
+@cli.command()
+@click.option("--manifest", "manifest_key", required=True, help="Object-store key of the archive's manifest.json.")
+@click.option("--tenant", required=True, help="The new tenant.")
+def restore(manifest_key: str, tenant: str) -> None:
+    """Check an archive, then restore it as a new tenant."""
     from pipelines.core.runner import cli_instance, numeric_metadata, run_assets
     from pipelines.definitions import defs
-    from pipelines.tenant_archives.assets import restore_run_config
+    from pipelines.tenant_archives.requests import RESTORE_ASSET, RestoreRequest, restore_run_config
 
+    request = RestoreRequest.parse({"manifestKey": manifest_key, "tenant": tenant}, source="restore")
     _database()
-    result = run_assets(
-        defs(), ["tenant_restore"], instance=cli_instance(), run_config=restore_run_config(args.manifest, args.tenant)
-    )
-    rows = numeric_metadata(result).get("tenant_restore", {}).get("rows", 0)
-    print(f"restored {args.manifest} as tenant {args.tenant}: {rows} rows")
-    return 0
+    result = run_assets(defs(), [RESTORE_ASSET], instance=cli_instance(), run_config=restore_run_config(request))
+    rows = numeric_metadata(result).get(RESTORE_ASSET, {}).get("rows", 0)
+    click.echo(f"restored {request.manifest_key} as tenant {request.tenant}: {rows} rows")

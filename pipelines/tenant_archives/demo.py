@@ -5,11 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from pipelines.core.demo import DemoContext, DemoStep
-from pipelines.tenant_archives.assets import archive_run_config, restore_run_config
 from pipelines.tenant_archives.generate import TenantSize, generate_tenants
 from pipelines.tenant_archives.jobs import schedule_backup
 from pipelines.tenant_archives.manifest import manifest_key
 from pipelines.tenant_archives.partitions import tenants
+from pipelines.tenant_archives.requests import ArchiveRequest, RestoreRequest, archive_run_config, restore_run_config
 from pipelines.tenant_archives.tables import applications
 
 TENANTS = ("acme", "globex", "initech")
@@ -28,11 +28,11 @@ def prepare(ctx: DemoContext) -> list[DemoStep]:
             "tenant archives: back up tenant acme (backup job -> CSV per entity + manifest)",
             ["tenant_archives"],
             partition_key="acme",
-            run_config=archive_run_config(str(job.job_id)),
+            run_config=archive_run_config(ArchiveRequest(job_id=str(job.job_id))),
         ),
         DemoStep(
             f"tenant archives: restore acme's archive as tenant {restored} (verified first)",
             ["tenant_restore"],
-            run_config=restore_run_config(manifest_key("acme", str(job.job_id)), restored),
+            run_config=restore_run_config(RestoreRequest(manifest_key=manifest_key("acme", str(job.job_id)), tenant=restored)),
         ),
     ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,8 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pipelines.tenant_archives.errors import TenantArchiveError
+from pipelines.tenant_archives.requests import DEFAULT_TENANT_COLUMN, tenant_problem
 
-DEFAULT_TENANT_COLUMN = "tenant"
 NOT_ENTITIES = frozenset({"backup_jobs", "alembic_version"})
 
 # Order matters: JSON before text, Float before Numeric (a subclass), DateTime before Date.
@@ -143,16 +142,11 @@ def _show(column: list[object]) -> str:
     return f"{column[1]} {'NULL' if column[2] else 'NOT NULL'}"
 
 
-_TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-
-
 def check_tenant(tenant: str, field: str = "tenant") -> str:
-    """A tenant name is a folder of the archive keys: letters, digits, `.`, `_`, `-`, at most 100."""
-    if not isinstance(tenant, str) or not _TENANT_NAME.match(tenant):
-        raise TenantArchiveError(
-            f"{field} {tenant!r} is not a tenant name: use 1 to 100 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
+    """A tenant name is a folder of the archive keys (the rule: `requests.tenant_problem`)."""
+    problem = tenant_problem(tenant)
+    if problem:
+        raise TenantArchiveError(f"{field} {tenant!r} {problem}")
     return tenant
 
 

@@ -5,9 +5,10 @@ import datetime as dt
 import dagster as dg
 
 from pipelines.core.resources import DatabaseResource
-from pipelines.tenant_archives.assets import archive_run_config, tenant_archive_job
+from pipelines.tenant_archives.assets import tenant_archive_job
 from pipelines.tenant_archives.jobs import pending_jobs
 from pipelines.tenant_archives.partitions import tenants
+from pipelines.tenant_archives.requests import ArchiveRequest, archive_run_config
 
 
 @dg.sensor(
@@ -30,7 +31,7 @@ def backup_jobs_sensor(context: dg.SensorEvaluationContext, database: DatabaseRe
             dg.RunRequest(
                 run_key=str(job.job_id),
                 partition_key=job.tenant,
-                run_config=archive_run_config(str(job.job_id)),
+                run_config=archive_run_config(ArchiveRequest(job_id=str(job.job_id))),
                 tags={"backup_job_id": str(job.job_id), "tenant": job.tenant},
             )
             for job in found

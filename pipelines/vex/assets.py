@@ -3,11 +3,11 @@
 
 import dagster as dg
 import sqlalchemy as sa
-from pydantic import Field
 
 from pipelines.core.resources import DatabaseResource, ObjectStoreResource
-from pipelines.vex.backfill import DEFAULT_BATCH_SIZE, BackfillRequest, backfill_statements, parse_retrieved_since
-from pipelines.vex.ingest import INBOX_PREFIX, land_inbox, land_paths
+from pipelines.vex.backfill import Window, backfill_statements
+from pipelines.vex.ingest import land_inbox, land_paths
+from pipelines.vex.requests import BackfillRequest, LandingRequest
 from pipelines.vex.partitions import vex_daily_partitions
 from pipelines.vex.tables import vex_raw_documents as raw_table
 from pipelines.vex.tables import vex_statements as statements_table
@@ -15,18 +15,10 @@ from pipelines.vex.tables import vex_statements as statements_table
 FAILURES_CHECK = "vex_statements_without_failures"
 
 
-class RawDocumentsConfig(dg.Config):
-    paths: list[str] = Field(
-        default_factory=list, description="Local files or folders to land instead of the object-store inbox."
-    )
-    prefix: str = Field(default=INBOX_PREFIX, description="Object-store prefix of the inbox.")
-    provider: str | None = Field(default=None, description="Provider of the documents; unset: read from each.")
-
-
 @dg.asset(group_name="vex", kinds={"postgres", "s3"})
 def vex_raw_documents(
     context: dg.AssetExecutionContext,
-    config: RawDocumentsConfig,
+    config: LandingRequest,
     database: DatabaseResource,
     object_store: ObjectStoreResource,
 ) -> dg.MaterializeResult:
@@ -49,33 +41,15 @@ def vex_raw_documents(
     )
 
 
-class StatementsConfig(dg.Config):
-    force: bool = Field(default=False, description="Reprocess documents that have statements, replacing theirs.")
-    batchSize: int = Field(default=DEFAULT_BATCH_SIZE, description="Raw documents per batch (one transaction).")
-    maxDocuments: int | None = Field(default=None, description="Evaluate at most this many raw documents.")
-    retrievedSince: str | None = Field(
-        default=None, description="ISO 8601: only documents retrieved on or after it (within the partitions)."
-    )
-
-
 def _vex_statements(
-    context: dg.AssetExecutionContext, config: StatementsConfig, database: DatabaseResource
+    context: dg.AssetExecutionContext, config: BackfillRequest, database: DatabaseResource
 ) -> dg.MaterializeResult:
     """Statements (vulnerability, product, status, justification) normalized from the raw documents
     retrieved in the partitions' days; documents that already have statements are skipped unless
     `force`. Ends with the runbook's `Backfill completed: ...` line."""
-    window = context.partition_time_window
-    since = window.start
-    if config.retrievedSince:
-        since = max(since, parse_retrieved_since(config.retrievedSince))
-    request = BackfillRequest(
-        retrieved_since=since,
-        retrieved_before=window.end,
-        force=config.force,
-        batch_size=config.batchSize,
-        max_documents=config.maxDocuments,
-    )
-    summary = backfill_statements(database.get_database(), request, logger=context.log)
+    partitions = context.partition_time_window
+    window = Window(partitions.start, partitions.end)
+    summary = backfill_statements(database.get_database(), config, window=window, logger=context.log)
     context.log.info(summary.line())
     return dg.MaterializeResult(
         metadata={

@@ -35,15 +35,12 @@ from psycopg.rows import namedtuple_row
 
 from pipelines.core.database import Database, TZDateTime
 from pipelines.core.progress import Progress
-from pipelines.vex.errors import VexError
 from pipelines.vex.normalizers import NormalizeFailure, normalize_document
+from pipelines.vex.requests import MAX_BATCH_SIZE, BackfillRequest
 from pipelines.vex.tables import vex_raw_documents, vex_statements
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 100
-# Keeps a write's DELETE ... IN (...) under every backend's parameter limit, see `_PageWrite.full`.
-MAX_BATCH_SIZE = 10_000
 STATEMENT_COLUMNS = (
     "document_digest",
     "vulnerability_id",
@@ -64,30 +61,6 @@ FETCH_DOCUMENTS = 2000
 MAX_WRITE_STATEMENTS = 20_000
 
 
-@dataclass(frozen=True)
-class BackfillRequest:
-    """What to backfill. Validated here, naming the field (as the CLI and run config spell it)."""
-
-    retrieved_since: dt.datetime | None = None
-    retrieved_before: dt.datetime | None = None
-    force: bool = False
-    batch_size: int = DEFAULT_BATCH_SIZE
-    max_documents: int | None = None
-
-    def __post_init__(self) -> None:
-        for name, value in (("retrievedSince", self.retrieved_since), ("retrievedBefore", self.retrieved_before)):
-            if value is not None and value.tzinfo is None:
-                raise VexError(f"{name}: {value.isoformat()} has no time zone (e.g. 2024-03-01T00:00:00Z)")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or not (
-            1 <= self.batch_size <= MAX_BATCH_SIZE
-        ):
-            raise VexError(f"batchSize: {self.batch_size!r} is not an integer from 1 to {MAX_BATCH_SIZE}")
-        if self.max_documents is not None and (
-            isinstance(self.max_documents, bool) or not isinstance(self.max_documents, int) or self.max_documents < 0
-        ):
-            raise VexError(f"maxDocuments: {self.max_documents!r} is not a non-negative integer")
-
-
 @dataclass
 class BackfillSummary:
     evaluated: int = 0
@@ -106,17 +79,23 @@ class BackfillSummary:
         )
 
 
-def parse_retrieved_since(value: str) -> dt.datetime:
-    """An ISO 8601 timestamp from the CLI or run config; UTC when it names no zone (the runbook's default)."""
-    try:
-        parsed = dt.datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise VexError(f"retrievedSince: {value!r} is not an ISO 8601 timestamp (e.g. 2024-03-01T00:00:00Z)") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+@dataclass(frozen=True)
+class Window:
+    """The `retrieved_at` range a run covers (a partition range); None: unbounded on that side."""
+
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+
+    def within(self, request: BackfillRequest) -> Window:
+        """This window narrowed by the request's `retrievedSince`."""
+        since = request.since
+        if since is None or (self.start is not None and self.start >= since):
+            return self
+        return Window(since, self.end)
 
 
 def backfill_statements(
-    database: Database, request: BackfillRequest, *, logger: Any = None
+    database: Database, request: BackfillRequest, *, window: Window = Window(), logger: Any = None
 ) -> BackfillSummary:
     """Normalize raw documents into statements, page by page; see the module docstring."""
     logger = logger or log
@@ -126,7 +105,7 @@ def backfill_statements(
     database.check()  # a connection problem is a ConfigurationError naming the setting
     # One reading connection for the run and one writing connection, see `_PageWriter`.
     with database.engine.connect() as reader, _PageWriter(database, summary) as writer:
-        for page in _pages(reader, request):
+        for page in _pages(reader, request, window.within(request)):
             writer.submit(_normalize_page(page, request.force, summary, logger))
             progress.advance(len(page))
     summary.seconds = time.monotonic() - started
@@ -134,15 +113,15 @@ def backfill_statements(
     return summary
 
 
-def _pages(reader: sa.Connection, request: BackfillRequest) -> Iterator[Sequence[Any]]:
+def _pages(reader: sa.Connection, request: BackfillRequest, window: Window) -> Iterator[Sequence[Any]]:
     """The raw documents of the request in ascending (`retrieved_at`, `digest`), `batch_size` at a
     time, at most `max_documents` in all; each row with the columns of `_documents_query`."""
     if reader.dialect.name == "postgresql":
-        return _pages_through_cursor(reader, request)
-    return _pages_by_keyset(reader, request)
+        return _pages_through_cursor(reader, request, window)
+    return _pages_by_keyset(reader, request, window)
 
 
-def _pages_through_cursor(reader: sa.Connection, request: BackfillRequest) -> Iterator[Sequence[Any]]:
+def _pages_through_cursor(reader: sa.Connection, request: BackfillRequest, window: Window) -> Iterator[Sequence[Any]]:
     """PostgreSQL: one query for the run through a server-side cursor, about `FETCH_DOCUMENTS` rows
     (whole pages) per round trip, in binary (the content crosses as bytes, not as hex text to
     decode); a second thread fetches the next rows while these are normalized, so the server's side
@@ -154,7 +133,7 @@ def _pages_through_cursor(reader: sa.Connection, request: BackfillRequest) -> It
     the table was empty or small then, the planner would scan it once per document (quadratic), so
     sequential scans are off for this read; its every access has an index that fits.
     """
-    compiled = _documents_query(request, limit=request.max_documents).compile(dialect=reader.dialect)
+    compiled = _documents_query(request, window, limit=request.max_documents).compile(dialect=reader.dialect)
     driver = reader.connection.driver_connection
     with reader.begin():
         reader.exec_driver_sql("SET LOCAL enable_seqscan = off")
@@ -172,7 +151,7 @@ def _pages_through_cursor(reader: sa.Connection, request: BackfillRequest) -> It
                 fetched = next_fetched.result()
 
 
-def _pages_by_keyset(reader: sa.Connection, request: BackfillRequest) -> Iterator[Sequence[Any]]:
+def _pages_by_keyset(reader: sa.Connection, request: BackfillRequest, window: Window) -> Iterator[Sequence[Any]]:
     """SQLite: keyset pagination, one query and one transaction per page (a read transaction held
     across the run would hold the lock that the page writes need)."""
     left = sys.maxsize if request.max_documents is None else request.max_documents
@@ -180,7 +159,7 @@ def _pages_by_keyset(reader: sa.Connection, request: BackfillRequest) -> Iterato
     while left > 0:
         limit = min(request.batch_size, left)
         with reader.begin():
-            page = reader.execute(_documents_query(request, after=after, limit=limit)).all()
+            page = reader.execute(_documents_query(request, window, after=after, limit=limit)).all()
         if page:
             yield page
         if len(page) < limit:
@@ -199,7 +178,11 @@ def _relax_commit_durability(conn: sa.Connection) -> None:
 
 
 def _documents_query(
-    request: BackfillRequest, *, after: tuple[dt.datetime, str] | None = None, limit: int | None = None
+    request: BackfillRequest,
+    window: Window,
+    *,
+    after: tuple[dt.datetime, str] | None = None,
+    limit: int | None = None,
 ) -> sa.Select:
     """The request's documents in keyset order (after `after`, at most `limit`), whether each has
     statements (one indexed probe per row, in the same query), and the content of the documents that
@@ -224,10 +207,10 @@ def _documents_query(
         has_statements.label("has_statements"),
         content.label("content"),
     )
-    if request.retrieved_since is not None:
-        query = query.where(raw.c.retrieved_at >= request.retrieved_since)
-    if request.retrieved_before is not None:
-        query = query.where(raw.c.retrieved_at < request.retrieved_before)
+    if window.start is not None:
+        query = query.where(raw.c.retrieved_at >= window.start)
+    if window.end is not None:
+        query = query.where(raw.c.retrieved_at < window.end)
     if after is not None:
         query = query.where(
             sa.tuple_(raw.c.retrieved_at, raw.c.digest)

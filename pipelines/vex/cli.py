@@ -2,46 +2,38 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
+import click
+
+from pipelines.vex.requests import DEFAULT_BATCH_SIZE, BackfillRequest, LandingRequest
 
 
-def register(commands: Any) -> None:
-    vex = commands.add_parser("vex", help="VEX documents and statements")
-    sub = vex.add_subparsers(dest="vex_command", required=True)
-
-    backfill = sub.add_parser(
-        "backfill-statements", help="normalize raw documents into statements (runs the vex_statements asset)"
-    )
-    backfill.add_argument("--retrieved-since", metavar="ISO8601", help="only documents retrieved on or after (UTC by default)")
-    backfill.add_argument("--force", action="store_true", help="reprocess documents that already have statements")
-    backfill.add_argument("--batch-size", type=int, default=100, metavar="N", help="raw documents per batch (default 100)")
-    backfill.add_argument("--max-documents", type=int, metavar="N", help="evaluate at most N raw documents")
-    backfill.set_defaults(func=_backfill_statements)
-
-    ingest = sub.add_parser("ingest", help="land local VEX files (runs the vex_raw_documents asset)")
-    ingest.add_argument("paths", nargs="+", metavar="PATH", help="files, or folders of *.json files")
-    ingest.add_argument("--provider", help="provider of the documents (default: read from each document)")
-    ingest.set_defaults(func=_ingest)
+@click.group("vex")
+def cli() -> None:
+    """VEX documents and statements."""
 
 
-def _backfill_statements(args: argparse.Namespace) -> int:
+@cli.command("backfill-statements")
+@click.option(
+    "--retrieved-since", metavar="ISO8601", default=None, help="Only documents retrieved on or after (UTC by default)."
+)
+@click.option("--force", is_flag=True, default=False, help="Reprocess documents that were already normalized.")
+@click.option("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N", help="Raw documents per batch.")
+@click.option("--max-documents", type=int, default=None, metavar="N", help="Evaluate at most N raw documents.")
+def backfill_statements(retrieved_since: str | None, force: bool, batch_size: int, max_documents: int | None) -> None:
+    """Normalize raw documents into statements (runs the vex_statements asset)."""
     from pipelines.vex.runs import run_backfill
 
-    print(
-        run_backfill(
-            retrieved_since=args.retrieved_since,
-            force=args.force,
-            batch_size=args.batch_size,
-            max_documents=args.max_documents,
-        ).line()
+    request = BackfillRequest.parse(
+        {"retrievedSince": retrieved_since, "force": force, "batchSize": batch_size, "maxDocuments": max_documents}
     )
-    return 0
+    click.echo(run_backfill(request).line())
 
 
-def _ingest(args: argparse.Namespace) -> int:
+@cli.command("ingest")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--provider", default=None, help="Provider of the documents (default: read from each document).")
+def ingest(paths: tuple[str, ...], provider: str | None) -> None:
+    """Land local VEX files, or folders of *.json files (runs the vex_raw_documents asset)."""
     from pipelines.vex.runs import run_ingest
 
-    print(run_ingest(args.paths, provider=args.provider))
-    return 0
-
+    click.echo(run_ingest(LandingRequest.parse({"paths": list(paths), "provider": provider})))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from pipelines.core.demo import DemoContext, DemoStep
-from pipelines.vex.ingest import INBOX_PREFIX
+from pipelines.vex.requests import INBOX_PREFIX
 from pipelines.vex.partitions import partition_key_of
 from pipelines.vex.samples import sample_documents
 

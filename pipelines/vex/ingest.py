@@ -25,11 +25,11 @@ from pipelines.core.object_store import ObjectStore
 from pipelines.vex.errors import VexError
 from pipelines.vex.normalizers import FORMATS, detect_format, parse_json, provider_of
 from pipelines.vex.normalizers.base import DocumentError
+from pipelines.vex.requests import INBOX_PREFIX
 from pipelines.vex.tables import vex_raw_documents
 
 log = logging.getLogger(__name__)
 
-INBOX_PREFIX = "vex/inbox/"
 LANDED_PREFIX = "vex/landed/"
 SIGNATURE_SUFFIX = ".signature.json"
 UNKNOWN_PROVIDER = "unknown"

@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from pipelines.core.database import Database
 from pipelines.core.resources import DatabaseResource
 from pipelines.core.runner import cli_instance, run_assets
-from pipelines.vex.backfill import BackfillRequest, BackfillSummary, parse_retrieved_since, retrieved_bounds
+from pipelines.vex.backfill import BackfillSummary, retrieved_bounds
 from pipelines.vex.errors import VexError
 from pipelines.vex.ingest import files_to_land
 from pipelines.vex.partitions import START_DATE, partition_key_of
+from pipelines.vex.requests import BackfillRequest, LandingRequest
 from pipelines.vex.tables import vex_raw_documents
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -29,30 +30,20 @@ def ready_database() -> Database:
     return database
 
 
-def run_backfill(
-    *,
-    retrieved_since: str | None = None,
-    force: bool = False,
-    batch_size: int = 100,
-    max_documents: int | None = None,
-    instance: dg.DagsterInstance | None = None,
-) -> BackfillSummary:
+def run_backfill(request: BackfillRequest, *, instance: dg.DagsterInstance | None = None) -> BackfillSummary:
     """Materialize `vex_statements` over every partition holding raw documents (retrieved on or after
-    `retrieved_since`) in one run; the summary comes back from the run's metadata."""
+    `retrievedSince`) in one run; the summary comes back from the run's metadata."""
     from pipelines.definitions import defs
 
-    since = parse_retrieved_since(retrieved_since) if retrieved_since else None
-    BackfillRequest(retrieved_since=since, force=force, batch_size=batch_size, max_documents=max_documents)
-    bounds = retrieved_bounds(ready_database(), since)
+    bounds = retrieved_bounds(ready_database(), request.since)
     if bounds is None:
         return BackfillSummary()
     first, last = (max(partition_key_of(b), START_DATE) for b in bounds)
-    config = {"force": force, "batchSize": batch_size, "maxDocuments": max_documents, "retrievedSince": retrieved_since}
     result = run_assets(
         defs(),
         ["vex_statements"],
         instance=instance or cli_instance(),
-        run_config={"ops": {"vex_statements": {"config": config}}},
+        run_config=dg.RunConfig(ops={"vex_statements": request}),
         tags={RANGE_START_TAG: first, RANGE_END_TAG: last},
     )
     return summary_of(result)
@@ -76,17 +67,17 @@ def summary_of(result: dg.ExecuteInProcessResult) -> BackfillSummary:
     raise VexError("the vex_statements run materialized nothing")
 
 
-def run_ingest(paths: list[str], *, provider: str | None = None, instance: dg.DagsterInstance | None = None) -> str:
-    """Materialize `vex_raw_documents` on local paths; returns the landing summary line."""
+def run_ingest(request: LandingRequest, *, instance: dg.DagsterInstance | None = None) -> str:
+    """Materialize `vex_raw_documents` on the request's local paths; returns the landing summary line."""
     from pipelines.definitions import defs
 
-    list(files_to_land(paths))  # a missing path is refused before a run starts
+    list(files_to_land(request.paths))  # a missing path is refused before a run starts
     ready_database()
     result = run_assets(
         defs(),
         ["vex_raw_documents"],
         instance=instance or cli_instance(),
-        run_config={"ops": {"vex_raw_documents": {"config": {"paths": list(paths), "provider": provider}}}},
+        run_config=dg.RunConfig(ops={"vex_raw_documents": request}),
     )
     for event in result.get_asset_materialization_events():
         return event.step_materialization_data.materialization.metadata["summary"].value

@@ -12,9 +12,11 @@ import sqlalchemy as sa
 from pipelines.core.database import Database, TZDateTime
 from pipelines.core.resources import DatabaseResource, ObjectStoreResource
 from pipelines.core.object_store import ObjectStore
-from pipelines.vex.assets import vex_raw_documents, vex_statements
-from pipelines.vex.ingest import INBOX_PREFIX, SIGNATURE_SUFFIX
+from pipelines.vex.assets import vex_statements
+from pipelines.vex.jobs import vex_landing_job
+from pipelines.vex.ingest import SIGNATURE_SUFFIX
 from pipelines.vex.partitions import START_DATE, partition_key_of, vex_daily_partitions
+from pipelines.vex.requests import INBOX_PREFIX, BackfillRequest, LandingRequest
 from pipelines.vex.tables import vex_raw_documents as raw_table
 
 DOCUMENTS_PER_TICK = 5000
@@ -34,7 +36,7 @@ def inbox_fingerprint(store: ObjectStore, prefix: str = INBOX_PREFIX) -> str | N
 
 
 @dg.sensor(
-    target=vex_raw_documents,
+    target=vex_landing_job,
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
     description="Requests a vex_raw_documents run when documents wait under vex/inbox/.",
 )
@@ -44,7 +46,10 @@ def vex_inbox_sensor(context: dg.SensorEvaluationContext, object_store: ObjectSt
         return dg.SkipReason("vex/inbox/ is empty")
     if fingerprint == context.cursor:
         return dg.SkipReason("a landing run was already requested for what vex/inbox/ holds")
-    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"vex-inbox-{fingerprint}")], cursor=fingerprint)
+    return dg.SensorResult(run_requests=[dg.RunRequest(
+        run_key=f"vex-inbox-{fingerprint}",
+        run_config=dg.RunConfig(ops={"vex_raw_documents": LandingRequest()}),
+    )], cursor=fingerprint)
 
 
 def encode_cursor(retrieved_at: dt.datetime, digest: str) -> str:
@@ -95,5 +100,11 @@ def vex_raw_documents_sensor(context: dg.SensorEvaluationContext, database: Data
             continue
         # The last document of the partition names the run: a repeated tick asks for the same run.
         run_key = f"vex_statements:{key}:{retrieved_at.isoformat()}:{digest.removeprefix('sha256:')[:16]}"
-        requests.append(dg.RunRequest(run_key=run_key, partition_key=key))
+        requests.append(
+            dg.RunRequest(
+                run_key=run_key,
+                partition_key=key,
+                run_config=dg.RunConfig(ops={"vex_statements": BackfillRequest()}),
+            )
+        )
     return dg.SensorResult(run_requests=requests, cursor=encode_cursor(*last))

@@ -127,3 +127,19 @@ def test_default_database_is_a_sqlite_file_under_pipelines_home(clean_environmen
     database = Database()
     assert database.dialect == "sqlite"
     assert database.url.database == str(clean_environment.resolve() / "pipelines.db")
+
+
+def test_in_values_takes_a_list_longer_than_any_parameter_limit(database):
+    """70,000 values: past PostgreSQL's 65,535 parameters and SQLite's 32,766."""
+    import sqlalchemy as sa
+
+    from pipelines.core.database import in_values
+
+    table = sa.Table("in_values_probe", sa.MetaData(), sa.Column("name", sa.Text, primary_key=True))
+    with database.begin() as conn:
+        table.create(conn)
+        conn.execute(table.insert(), [{"name": "study-000007"}, {"name": "study-069999"}, {"name": "other"}])
+        wanted = [f"study-{i:06d}" for i in range(70_000)]
+        found = conn.execute(sa.select(table.c.name).where(in_values(conn, table.c.name, wanted)).order_by(table.c.name))
+        assert found.scalars().all() == ["study-000007", "study-069999"]
+        assert conn.execute(sa.select(table.c.name).where(in_values(conn, table.c.name, []))).all() == []

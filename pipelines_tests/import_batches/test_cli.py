@@ -45,3 +45,11 @@ def test_submit_refuses_a_folder_without_objects_and_a_batch_already_there(tmp_p
 def test_status_of_an_unknown_batch_is_one_line(capsys):
     assert main(["imports", "status", "nope"]) == 2
     assert capsys.readouterr().err == "error: batch 'nope' is unknown: submit it with `pipelines imports submit DIR`\n"
+
+
+def test_help_lists_the_subcommands_and_the_batch_id_option(capsys):
+    assert main(["imports", "--help"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in ("submit", "status", "run"))
+    assert main(["imports", "submit", "--help"]) == 0
+    assert "--batch-id TEXT  The batch id (default: a new one from the time)." in capsys.readouterr().out

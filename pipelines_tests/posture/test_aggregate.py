@@ -3,7 +3,8 @@ import sqlalchemy as sa
 
 from pipelines.posture.aggregate import aggregate_select, aggregate_view, refresh_aggregate
 from pipelines.posture.errors import PostureError
-from pipelines.posture.lite_export import ExportRequest, export_lite_dynamic_state
+from pipelines.posture.lite_export import export_lite_dynamic_state
+from pipelines.posture.requests import ExportRequest
 from pipelines.posture.sample_catalog import CatalogShape, write_catalog
 from pipelines.posture.tables import responsibilities, services
 

@@ -6,6 +6,7 @@ import pytest
 from pipelines.core.resources import DatabaseResource
 from pipelines.posture.definitions import defs
 from pipelines.posture.errors import PostureError
+from pipelines.posture.requests import ExportRequest, ImportConfig, ImportRequest
 from pipelines.posture.sample_catalog import CatalogShape, write_catalog
 
 from .conftest import lite_object, write_document
@@ -13,8 +14,8 @@ from .conftest import lite_object, write_document
 ASSETS = [*defs.assets]
 
 
-def materialize(resources, instance, selection=None, import_config=None):
-    run_config = {"ops": {"lite_dynamic_state_import": {"config": import_config}}} if import_config else None
+def materialize(resources, instance, selection=None, import_request=None):
+    run_config = dg.RunConfig(ops={"lite_dynamic_state_import": import_request}) if import_request else None
     return dg.materialize(ASSETS, selection=selection, resources=resources, instance=instance, run_config=run_config)
 
 
@@ -40,7 +41,7 @@ def test_refresh_export_import_run_end_to_end_with_passing_checks(database, reso
     assert imported["source"] == f"object {export['key']}"
     assert "| responsibilitySlug | serviceName | status | boundarySlug | componentSlug |" in export["preview"]
 
-    again = materialize(resources, instance, selection=["lite_dynamic_state_import"], import_config={"config": "INSERT"})
+    again = materialize(resources, instance, selection=["lite_dynamic_state_import"], import_request=ImportRequest(config=ImportConfig.INSERT))
     assert metadata_of(again, "lite_dynamic_state_import")["recordsSkipped"] == view["rows"]
 
 
@@ -49,7 +50,7 @@ def test_import_reads_an_uploaded_file_from_another_environment(database, resour
 
     result = materialize(
         resources, dg.DagsterInstance.ephemeral(), selection=["lite_dynamic_state_import"],
-        import_config={"uploadedFile": str(document), "batchSize": 1},
+        import_request=ImportRequest(uploaded_file=str(document), batch_size=1),
     )
 
     imported = metadata_of(result, "lite_dynamic_state_import")
@@ -59,7 +60,7 @@ def test_import_reads_an_uploaded_file_from_another_environment(database, resour
 
 def test_import_without_an_export_says_what_to_do(database, resources, catalog):
     with pytest.raises(PostureError, match="no lite_dynamic_state_export to import: materialize it first"):
-        materialize(resources, dg.DagsterInstance.ephemeral(), selection=["lite_dynamic_state_import"], import_config={})
+        materialize(resources, dg.DagsterInstance.ephemeral(), selection=["lite_dynamic_state_import"], import_request=ImportRequest())
 
 
 def test_export_filter_and_import_by_key_on_s3(sqlite_url, s3_resource, tmp_path):
@@ -68,7 +69,7 @@ def test_export_filter_and_import_by_key_on_s3(sqlite_url, s3_resource, tmp_path
     database.upgrade()
     write_catalog(database, CatalogShape(services=2, responsibilities_per_component=2))
     instance = dg.DagsterInstance.ephemeral()
-    run_config = {"ops": {"lite_dynamic_state_export": {"config": {"serviceNames": ["checkout-api"]}}}}
+    run_config = dg.RunConfig(ops={"lite_dynamic_state_export": ExportRequest(service_names=["checkout-api"])})
 
     exported = dg.materialize(ASSETS, selection=["responsive_responsibility_aggregate", "lite_dynamic_state_export"],
                               resources=resources, instance=instance, run_config=run_config)
@@ -80,5 +81,5 @@ def test_export_filter_and_import_by_key_on_s3(sqlite_url, s3_resource, tmp_path
     assert exported.get_asset_check_evaluations()[0].passed
 
     imported = materialize(resources, instance, selection=["lite_dynamic_state_import"],
-                           import_config={"exportKey": export["key"]})
+                           import_request=ImportRequest(export_key=export["key"]))
     assert metadata_of(imported, "lite_dynamic_state_import")["componentInstancesInserted"] == export["objects"]

@@ -53,7 +53,9 @@ def test_import_prints_the_seed_response_and_the_body_config_applies(cli_databas
 def test_bad_import_request_is_one_line_and_exit_2(cli_database, catalog, tmp_path, capsys):
     request = write_document(tmp_path / "bad.json", [lite_object(service="nope")], config="UPSERT")
     assert main(["posture", "import", str(request)]) == 2
-    assert capsys.readouterr().err.strip() == "error: config 'UPSERT' is not one of INSERT, REPLACE_ALL"
+    assert capsys.readouterr().err.strip() == (
+        f"error: request {request}: config: 'UPSERT': input should be 'INSERT' or 'REPLACE_ALL'"
+    )
 
     request = write_document(tmp_path / "bad.json", [lite_object(service="nope")])
     assert main(["posture", "import", str(request)]) == 2

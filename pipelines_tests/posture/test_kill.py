@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.posture.documents import DocumentSource, write_document
-from pipelines.posture.lite_import import ImportOptions, import_lite_dynamic_state
+from pipelines.posture.lite_import import import_lite_dynamic_state
+from pipelines.posture.requests import ImportRequest
 from pipelines.posture.sample_catalog import CatalogShape, lite_objects, write_catalog
 from pipelines.posture.tables import (
     component_instance_responsibilities as cirs,
@@ -24,7 +25,8 @@ IMPORTER = textwrap.dedent(
     from pipelines.core.database import Database
     from pipelines.core.object_store import LocalObjectStore
     from pipelines.posture.documents import DocumentSource
-    from pipelines.posture.lite_import import ImportOptions, import_lite_dynamic_state
+    from pipelines.posture.lite_import import import_lite_dynamic_state
+    from pipelines.posture.requests import ImportRequest
 
     def on_batch(result):
         print(f"written {result.componentInstanceResponsibilitiesInserted}", flush=True)
@@ -32,7 +34,7 @@ IMPORTER = textwrap.dedent(
 
     url, path, root = sys.argv[1:4]
     result = import_lite_dynamic_state(
-        Database(url), LocalObjectStore(root), DocumentSource(path=path), ImportOptions(batchSize=500),
+        Database(url), LocalObjectStore(root), DocumentSource(path=path), ImportRequest(batch_size=500),
         on_batch=on_batch,
     )
     print("committed", result.componentInstancesDeleted, flush=True)
@@ -63,7 +65,7 @@ def test_sigkill_in_the_middle_of_replace_all_leaves_the_previous_set(pg_databas
     shape = CatalogShape.for_objects(12000, responsibilities_per_component=20)
     write_catalog(pg_database, shape)
     previous = write_objects(tmp_path / "previous.json", shape, 400, 0.1)
-    import_lite_dynamic_state(pg_database, local_store, DocumentSource(path=str(previous)), ImportOptions())
+    import_lite_dynamic_state(pg_database, local_store, DocumentSource(path=str(previous)), ImportRequest())
     before = script_set(pg_database)
     assert len(before) == 400
     replacement = write_objects(tmp_path / "replacement.json", shape, 12000, 0.5)
@@ -88,5 +90,5 @@ def test_sigkill_in_the_middle_of_replace_all_leaves_the_previous_set(pg_databas
 
     assert script_set(pg_database) == before
     # The killed session's lock is gone: the same import now runs to its end.
-    done = import_lite_dynamic_state(pg_database, local_store, DocumentSource(path=str(replacement)), ImportOptions())
+    done = import_lite_dynamic_state(pg_database, local_store, DocumentSource(path=str(replacement)), ImportRequest())
     assert (done.componentInstanceResponsibilitiesDeleted, done.componentInstanceResponsibilitiesInserted) == (400, 12000)

@@ -4,7 +4,8 @@ import pytest
 
 from pipelines.posture.aggregate import refresh_aggregate
 from pipelines.posture.errors import PostureError
-from pipelines.posture.lite_export import ExportRequest, export_lite_dynamic_state
+from pipelines.posture.lite_export import export_lite_dynamic_state
+from pipelines.posture.requests import ExportRequest
 
 from .conftest import lite_object
 
@@ -45,21 +46,3 @@ def test_an_unknown_service_name_fails_the_export_before_writing(database, two_s
     with pytest.raises(PostureError, match=r"2 invalid field\(s\).*serviceNames\[1\] 'nope' is not a known service"):
         export_lite_dynamic_state(database, local_store, request)
     assert list(local_store.list("posture/")) == []
-
-
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        ([], r"export request must be a JSON object"),
-        ({"serviceNames": "my-service"}, r"serviceNames must be a list"),
-        ({"serviceNames": ["ok", 3, ""]}, r"serviceNames\[1\] 3 is not a service name; serviceNames\[2\] ''"),
-    ],
-)
-def test_bad_export_requests_name_the_field(body, message):
-    with pytest.raises(PostureError, match=message):
-        ExportRequest.parse(body)
-
-
-def test_no_body_or_null_service_names_mean_every_service():
-    assert ExportRequest.parse(None).serviceNames is None
-    assert ExportRequest.parse({"serviceNames": None}).serviceNames is None

@@ -6,8 +6,9 @@ import sqlalchemy as sa
 from pipelines.posture.aggregate import refresh_aggregate
 from pipelines.posture.documents import DocumentSource
 from pipelines.posture.errors import PostureError
-from pipelines.posture.lite_export import ExportRequest, export_lite_dynamic_state
-from pipelines.posture.lite_import import ImportOptions, import_lite_dynamic_state
+from pipelines.posture.lite_export import export_lite_dynamic_state
+from pipelines.posture.lite_import import import_lite_dynamic_state
+from pipelines.posture.requests import ExportRequest, ImportRequest
 from pipelines.posture.tables import (
     component_instance_responsibilities as cirs,
     component_instance_responsibility_fulfillments as cirfs,
@@ -23,7 +24,7 @@ SCRIPT = "lite-import-script"
 
 def run_import(database, store, path, config="REPLACE_ALL", batch_size=500):
     return import_lite_dynamic_state(
-        database, store, DocumentSource(path=str(path)), ImportOptions.parse(config, batch_size)
+        database, store, DocumentSource(path=str(path)), ImportRequest(config=config, batch_size=batch_size)
     )
 
 
@@ -56,7 +57,7 @@ def test_seed_example_exports_and_imports_as_one_failing_ci_cir_cirf(database, c
     refresh_aggregate(database)
     export = export_lite_dynamic_state(database, local_store, ExportRequest())
 
-    result = import_lite_dynamic_state(database, local_store, DocumentSource(key=export.key), ImportOptions())
+    result = import_lite_dynamic_state(database, local_store, DocumentSource(key=export.key), ImportRequest())
 
     assert result.response() == {
         "componentInstancesInserted": 1,
@@ -231,15 +232,6 @@ def test_a_malformed_document_writes_nothing(database, catalog, local_store, tmp
     with pytest.raises(PostureError, match=r"malformed file .*broken.json at character"):
         run_import(database, local_store, broken)
     assert table_counts(database) == before
-
-
-@pytest.mark.parametrize(
-    ("config", "batch_size", "message"),
-    [("UPSERT", 500, r"config 'UPSERT' is not one of INSERT, REPLACE_ALL"), ("INSERT", 0, r"batchSize 0 is not")],
-)
-def test_bad_options_name_the_field(config, batch_size, message):
-    with pytest.raises(PostureError, match=message):
-        ImportOptions.parse(config, batch_size)
 
 
 def test_ids_come_from_the_tables_own_sequence_so_later_inserts_do_not_collide(database, catalog, local_store, tmp_path):

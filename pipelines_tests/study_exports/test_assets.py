@@ -4,13 +4,13 @@ import dagster as dg
 import pytest
 
 from pipelines.definitions import defs as load_defs
-
-code_location = load_defs()
 from pipelines.study_exports.assets import study_exports_daily, study_exports_hourly, study_exports_on_request
 from pipelines.study_exports.definitions import defs as study_exports_defs
 from pipelines.study_exports.resources import StudyExportsResource
 from pipelines.study_exports.watermarks import read_export_times
 from pipelines_tests.study_exports.conftest import at, exported_ids, seed
+
+code_location = load_defs()
 
 ASSETS = [study_exports_daily, study_exports_hourly, study_exports_on_request]
 # Records of January 2024: one per study per day, at noon.

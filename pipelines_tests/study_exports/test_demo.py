@@ -6,10 +6,10 @@ from pipelines.core.demo import DemoContext
 from pipelines.core.resources import DatabaseResource, ObjectStoreResource
 from pipelines.core.runner import numeric_metadata, run_assets
 from pipelines.definitions import defs as load_defs
-
-defs = load_defs()
 from pipelines.study_exports import demo
 from pipelines.study_exports.watermarks import read_export_times
+
+defs = load_defs()
 
 
 def test_the_demo_exports_every_step_and_runs_twice(clean_environment):

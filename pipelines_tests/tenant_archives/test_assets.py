@@ -5,11 +5,12 @@ from pipelines.core.database import Database
 from pipelines.core.object_store import LocalObjectStore
 from pipelines.core.resources import ObjectStoreResource
 from pipelines.tenant_archives import jobs
-from pipelines.tenant_archives.assets import archive_run_config, restore_run_config, tenant_archives, tenant_restore
+from pipelines.tenant_archives.assets import tenant_archives, tenant_restore
 from pipelines.tenant_archives.errors import TenantArchiveError
 from pipelines.tenant_archives.generate import TenantSize, generate_tenants
 from pipelines.tenant_archives.manifest import manifest_key
 from pipelines.tenant_archives.partitions import tenants
+from pipelines.tenant_archives.requests import ArchiveRequest, RestoreRequest, archive_run_config, restore_run_config
 from pipelines_tests.tenant_archives.conftest import tenant_rows
 
 
@@ -55,7 +56,7 @@ def test_a_run_takes_its_job_pending_running_completed(database, resources, inst
     generate_tenants(database, ["acme"], TenantSize(users=3, events=20))
     job = jobs.schedule_backup(database, "acme")
     result = dg.materialize(
-        [tenant_archives], partition_key="acme", instance=instance, run_config=archive_run_config(str(job.job_id)),
+        [tenant_archives], partition_key="acme", instance=instance, run_config=archive_run_config(ArchiveRequest(job_id=str(job.job_id))),
         resources={**resources, "object_store": _store_resource(resources, database)},
     )
     assert result.success
@@ -72,7 +73,7 @@ def test_a_run_marks_its_job_failed_with_the_error_when_the_store_fails(database
     job = jobs.schedule_backup(database, "acme")
     with pytest.raises(OSError, match="object store unavailable"):
         dg.materialize(
-            [tenant_archives], partition_key="acme", instance=instance, run_config=archive_run_config(str(job.job_id)),
+            [tenant_archives], partition_key="acme", instance=instance, run_config=archive_run_config(ArchiveRequest(job_id=str(job.job_id))),
             resources={**resources, "object_store": _store_resource(resources, database, fail=True)},
         )
     assert SEEN == ["running"]
@@ -95,7 +96,7 @@ def test_a_run_refuses_a_job_of_another_tenant(database, resources, instance):
     with pytest.raises(TenantArchiveError, match=rf"backup job {job.job_id} is of tenant 'globex', not of partition 'acme'"):
         dg.materialize(
             [tenant_archives], partition_key="acme", instance=instance,
-            run_config=archive_run_config(str(job.job_id)), resources=resources,
+            run_config=archive_run_config(ArchiveRequest(job_id=str(job.job_id))), resources=resources,
         )
     assert jobs.get_job(database, job.job_id).status == "pending"
 
@@ -106,7 +107,7 @@ def test_restore_asset_loads_the_archive_and_adds_the_tenant_partition(database,
     [job] = jobs.list_jobs(database, "acme")
     target = {**resources, "database": type(resources["database"])(url=target_database.url.render_as_string(hide_password=False))}
     result = dg.materialize(
-        [tenant_restore], instance=instance, resources=target, run_config=restore_run_config(job.manifest_key, "acme-2")
+        [tenant_restore], instance=instance, resources=target, run_config=restore_run_config(RestoreRequest(manifest_key=job.manifest_key, tenant="acme-2"))
     )
     assert result.asset_materializations_for_node("tenant_restore")[0].metadata["rows"].value == 1 + 1 + 3 * 4 + 3 + 30 + 28
     assert tenant_rows(target_database, "acme-2") == tenant_rows(database, "acme")

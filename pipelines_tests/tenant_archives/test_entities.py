@@ -1,7 +1,8 @@
 import pytest
 import sqlalchemy as sa
 
-from pipelines.tenant_archives.archive import ArchiveOptions, archive_tenant
+from pipelines.tenant_archives.archive import archive_tenant
+from pipelines.tenant_archives.requests import ArchiveRequest
 from pipelines.tenant_archives.entities import discover_entities, fingerprint, schema_differences, schema_of
 from pipelines.tenant_archives.errors import TenantArchiveError
 from pipelines.tenant_archives.generate import TenantSize, generate_tenants
@@ -36,7 +37,7 @@ def test_the_tenant_column_name_and_the_table_list_are_configurable(database, st
     with database.begin() as conn:
         conn.execute(sa.text("CREATE TABLE notes (org VARCHAR(50) NOT NULL, body TEXT)"))
         conn.execute(sa.text("INSERT INTO notes VALUES ('acme', ''), ('acme', NULL), ('beta', 'x')"))
-    options = ArchiveOptions(tenant_column="org")
+    options = ArchiveRequest(tenant_column="org")
     _, manifest = archive_tenant(database, store, "acme", "job-1", options)
     assert [f.name for f in manifest.files] == ["notes.csv"]
     assert store.get_bytes("archives/acme/job-1/notes.csv") == b'org,body\r\nacme,""\r\nacme,\r\n'

@@ -3,7 +3,8 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from pipelines.tenant_archives.archive import ArchiveOptions, archive_tenant
+from pipelines.tenant_archives.archive import archive_tenant
+from pipelines.tenant_archives.requests import ArchiveRequest
 from pipelines.tenant_archives.errors import TenantArchiveError
 from pipelines.tenant_archives.generate import TenantSize, generate_tenants
 from pipelines.tenant_archives.restore import restore_archive
@@ -16,7 +17,7 @@ FOLDER = "archives/acme/job-1/"
 def archived(database, store):
     """Tenant acme archived with 4 KiB parts; the database also holds acme itself."""
     generate_tenants(database, ["acme"], TenantSize(users=5, events=60))
-    key, manifest = archive_tenant(database, store, "acme", "job-1", ArchiveOptions(part_size_bytes=4096))
+    key, manifest = archive_tenant(database, store, "acme", "job-1", ArchiveRequest(part_size_bytes=4096))
     return key, manifest
 
 

@@ -21,7 +21,7 @@ def test_pending_jobs_become_runs_keyed_by_job_id_and_new_tenants_become_partiti
     assert [(r.run_key, r.partition_key) for r in result.run_requests] == [
         (str(first.job_id), "acme"), (str(second.job_id), "globex"),
     ]
-    assert result.run_requests[0].run_config == {"ops": {"tenant_archives": {"config": {"job_id": str(first.job_id)}}}}
+    assert result.run_requests[0].run_config["ops"]["tenant_archives"]["config"]["jobId"] == str(first.job_id)
     assert result.run_requests[0].tags["backup_job_id"] == str(first.job_id)
     [add] = result.dynamic_partitions_requests
     assert (add.partitions_def_name, list(add.partition_keys)) == ("tenants", ["globex"])

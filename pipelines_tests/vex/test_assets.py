@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dagster as dg
+import pydantic
 import pytest
 
 from pipelines.core.runner import run_assets
 from pipelines.vex.assets import FAILURES_CHECK, vex_raw_documents, vex_statements, vex_statements_have_documents
 from pipelines.vex.definitions import defs
-from pipelines.vex.errors import VexError
+from pipelines.vex.requests import BackfillRequest
 from pipelines.vex.runs import RANGE_END_TAG, RANGE_START_TAG
 from pipelines_tests.vex.conftest import at, corpus_bytes, openvex_document, store_documents
 
@@ -61,7 +62,7 @@ def test_a_partition_range_runs_as_one_run_with_the_config(resources, database):
         instance=dg.DagsterInstance.ephemeral(),
         resources=resources,
         tags={RANGE_START_TAG: "2024-03-01", RANGE_END_TAG: "2024-03-03"},
-        run_config={"ops": {"vex_statements": {"config": {"batchSize": 2, "maxDocuments": 3}}}},
+        run_config=dg.RunConfig(ops={"vex_statements": BackfillRequest(batch_size=2, max_documents=3)}),
     )
     materialized = metadata_of(result, "vex_statements")
     assert len(materialized) == 3  # one materialization per partition of the single run
@@ -73,7 +74,7 @@ def test_a_partition_range_runs_as_one_run_with_the_config(resources, database):
 
 
 def test_bad_config_stops_the_run_with_the_field_named(resources):
-    with pytest.raises(VexError, match="batchSize: 0 is not an integer from 1 to 10000"):
+    with pytest.raises(pydantic.ValidationError, match="batchSize\n  Input should be greater than or equal to 1"):
         run_assets(
             defs,
             ["vex_statements"],

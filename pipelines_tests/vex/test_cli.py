@@ -38,8 +38,10 @@ def test_ingest_then_backfill_prints_the_runbook_summary(configured, corpus, cap
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--batch-size", "0"], "error: batchSize: 0 is not an integer from 1 to 10000"),
-        (["--retrieved-since", "last week"], "error: retrievedSince: 'last week' is not an ISO 8601 timestamp"),
+        (["--batch-size", "0"], "error: batchSize: 0: input should be greater than or equal to 1"),
+        (["--batch-size", "10001"], "error: batchSize: 10001: input should be less than or equal to 10000"),
+        (["--max-documents", "-1"], "error: maxDocuments: -1: input should be greater than or equal to 0"),
+        (["--retrieved-since", "last week"], "error: retrievedSince: 'last week': is not an ISO 8601 timestamp"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(configured, capsys, args, message):
