@@ -1,5 +1,5 @@
 """A production-shaped deployment on loopback, shared by the e2e scenarios of one test session:
-`dagster-daemon run` and `dagster-webserver` on the repo's dagster.yaml (PostgreSQL instance storage,
+`dagster-daemon run` and `dagster-webserver` on deploy/dagster.yaml (PostgreSQL instance storage,
 a fresh database) and workspace.yaml; the application database in a fresh PostgreSQL schema; the object
 store in a temporary folder; SQS on the session's moto server.
 

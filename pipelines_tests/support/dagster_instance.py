@@ -1,5 +1,6 @@
-"""A Dagster instance on the repo's own dagster.yaml, backed by a fresh PostgreSQL database, and the
-webserver / daemon processes on loopback. Shared by the instance, webserver and e2e tests."""
+"""A Dagster instance on the production deploy/dagster.yaml, backed by a fresh PostgreSQL database,
+and the webserver / daemon processes on loopback. Shared by the instance, webserver, dagster dev and
+e2e tests."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ class InstanceHome:
 
 @contextmanager
 def postgres_instance_home(server_url: str, tmp_path: Path) -> Iterator[InstanceHome]:
-    """DAGSTER_HOME with the repo's dagster.yaml; DAGSTER_PG_* point at a new database, dropped after."""
+    """DAGSTER_HOME with deploy/dagster.yaml; DAGSTER_PG_* point at a new database, dropped after."""
     url = sa.make_url(server_url)
     name = f"dagster_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(url.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
