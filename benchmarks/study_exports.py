@@ -34,7 +34,7 @@ from pipelines.core.object_store import LocalObjectStore
 from pipelines.core.resources import DatabaseResource, ObjectStoreResource
 from pipelines.study_exports.assets import study_exports_daily
 from pipelines.study_exports.export import _order, _pg_columns, run_export
-from pipelines.study_exports.request import ExportRequest
+from pipelines.study_exports.requests import ExportRequest
 from pipelines.study_exports.resources import StudyExportsResource
 from pipelines.study_exports.tables import records, studies
 
@@ -191,8 +191,10 @@ def main() -> None:
             },
         )
         backfill_s = time.monotonic() - started
-        [event] = outcome.get_asset_materialization_events()[:1]
-        backfill_records = event.step_materialization_data.materialization.metadata["records_exported"].value
+        backfill_records = sum(
+            event.step_materialization_data.materialization.metadata["records_exported"].value
+            for event in outcome.get_asset_materialization_events()
+        )
         assert backfill_records == loop_records == args.records, (backfill_records, loop_records)
 
         print(f"\n{DAYS}-partition backfill of {backfill_records:,} records")

@@ -2,12 +2,15 @@
 
 Loading it does no I/O. `defs()` returns the Definitions (Dagster's tools call it the same way).
 Every asset links to its source (code references in the UI) and names its owner.
+Every job runs on `pipelines_executor`: Dagster's default, or Celery workers when
+`PIPELINES_EXECUTOR=celery` where the run starts.
 """
 
 import dagster as dg
 
 from pipelines.core.alerts import run_failure_alert
 from pipelines.core.domains import domain_modules
+from pipelines.core.executor import pipelines_executor
 from pipelines.core.resources import default_resources
 
 OWNER = "team:platform-data"
@@ -16,7 +19,7 @@ OWNER = "team:platform-data"
 @dg.definitions
 def defs() -> dg.Definitions:
     merged = dg.Definitions.merge(
-        dg.Definitions(resources=default_resources(), sensors=[run_failure_alert]),
+        dg.Definitions(resources=default_resources(), sensors=[run_failure_alert], executor=pipelines_executor),
         *(module.defs for module in domain_modules("definitions")),
     )
     return dg.Definitions(

@@ -76,7 +76,10 @@ def test_a_bad_database_url_is_one_line_and_never_shows_its_password(url, expect
     assert "Hunter2Secret" not in result.stdout + result.stderr
 
 
-def _production_home(tmp_path):
+def _demo_on_the_production_instance(tmp_path, **dagster_pg: str) -> list[str]:
+    """`pipelines demo` with DAGSTER_HOME holding deploy/dagster.yaml and only the given DAGSTER_PG_*
+    variables set; returns the lines it printed to stderr (it must exit 2)."""
+    import os
     import shutil
 
     from pipelines_tests.support.dagster_instance import REPO
@@ -84,40 +87,30 @@ def _production_home(tmp_path):
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
-    return home
-
-
-def test_an_unset_dagster_pg_variable_is_one_line_naming_it(tmp_path):
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("DAGSTER_")}
-    env.update(DAGSTER_HOME=str(_production_home(tmp_path)), PIPELINES_HOME=str(tmp_path / "home"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")}
+    env.update(DAGSTER_HOME=str(home), PIPELINES_HOME=str(tmp_path / "home"), **dagster_pg)
     result = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "demo", "--scale", "0.01"],
         capture_output=True, text=True, env=env, timeout=120,
     )
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: DAGSTER_PG_")
-    assert lines[0].endswith(f"not set; {tmp_path / 'dagster_home'}/dagster.yaml reads it (see README: Run it like production)")
+    assert result.returncode == 2, result.stderr
+    return result.stderr.strip().splitlines()
+
+
+def test_an_unset_dagster_pg_variable_is_one_line_naming_it(tmp_path):
+    [line] = _demo_on_the_production_instance(tmp_path)
+    assert line.startswith("error: DAGSTER_PG_")
+    assert line.endswith(f"not set; {tmp_path / 'dagster_home'}/dagster.yaml reads it (see README: Run it like production)")
 
 
 def test_an_unreachable_instance_database_is_one_line_with_no_password(tmp_path):
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("DAGSTER_")}
-    env.update(
-        DAGSTER_HOME=str(_production_home(tmp_path)),
-        PIPELINES_HOME=str(tmp_path / "home"),
+    [line] = _demo_on_the_production_instance(
+        tmp_path,
         DAGSTER_PG_HOST="127.0.0.1",
         DAGSTER_PG_PORT="1",
         DAGSTER_PG_USER="dagster",
         DAGSTER_PG_PASSWORD="Hunter2Secret",
         DAGSTER_PG_DB="dagster",
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "demo", "--scale", "0.01"],
-        capture_output=True, text=True, env=env, timeout=120,
-    )
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: DAGSTER_PG_HOST: cannot connect to the instance's PostgreSQL")
-    assert "Hunter2Secret" not in result.stderr
+    assert line.startswith("error: DAGSTER_PG_HOST: cannot connect to the instance's PostgreSQL")
+    assert "Hunter2Secret" not in line

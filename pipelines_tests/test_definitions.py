@@ -62,6 +62,7 @@ def test_workspace_yaml_loads_the_code_location_with_every_asset_schedule_and_se
         "study_exports_daily": "study_exports",
         "study_exports_hourly": "study_exports",
         "study_exports_on_request": "study_exports",
+        "study_exports_redrives": "study_exports",
         "vex_raw_documents": "vex",
         "vex_statements": "vex",
         "tenant_archives": "tenant_archives",

@@ -39,5 +39,5 @@ class DemoStep:
     title: str
     selection: list[str]
     partition_key: str | None = None
-    run_config: Mapping[str, Any] = field(default_factory=dict)
+    run_config: Mapping[str, Any] | dg.RunConfig = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)

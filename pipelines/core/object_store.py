@@ -73,6 +73,15 @@ class ObjectStore(ABC):
     def check(self) -> None:
         """Raise `ConfigurationError` when the store cannot be used."""
 
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove every object under `prefix` (a folder-like prefix ending in "/")."""
+        for found in list(self.list(prefix)):
+            self.delete(found.key)
+
+    def location(self, key: str) -> str:
+        """Where a reader finds `key`: a local path, or an `s3://` URI."""
+        return f"{self.describe().rstrip('/')}/{key}"
+
     def exists(self, key: str) -> bool:
         return self.info(key) is not None
 
@@ -164,6 +173,14 @@ class LocalObjectStore(ObjectStore):
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
+
+    def delete_prefix(self, prefix: str) -> None:
+        # The folder itself, with the temporary files of writes that never finished.
+        folder = self.root / check_key(prefix.rstrip("/"))
+        if prefix.endswith("/") and folder.is_dir():
+            shutil.rmtree(folder)
+        else:
+            super().delete_prefix(prefix)
 
 
 class S3ObjectStore(ObjectStore):

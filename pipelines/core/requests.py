@@ -56,6 +56,9 @@ def validation_message(exc: pydantic.ValidationError) -> str:
         line = f"{field}: missing"
     elif first["type"] == "extra_forbidden":
         line = f"{field}: unknown field"
+    elif not first["loc"] and first["type"] == "value_error":
+        # A rule over several fields (a model validator) names its field and value in its own text.
+        line = str(first["msg"]).removeprefix("Value error, ")
     else:
         line = f"{field}: {shorten(first['input'])}: {problem}"
     if len(errors) > 1:
@@ -131,3 +134,12 @@ def request_job(
     return dg.define_asset_job(
         name, selection=selection, description=description, config=dg.config_mapping(validate), **kwargs
     )
+
+
+def _default(model: type[dg.Config]) -> Any:
+    """The model's all-defaults value, or required (`...`) when its rules need a field set (an
+    INSTANT export names its studies): the launchpad then asks for the config."""
+    try:
+        return model()
+    except pydantic.ValidationError:
+        return ...

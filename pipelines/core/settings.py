@@ -70,6 +70,22 @@ PIPELINES_REDRIVE_VISIBILITY_SECONDS = Setting(
     "requests its run on one delivery and deletes it on a later one).",
 )
 
+PIPELINES_EXECUTOR = Setting(
+    "PIPELINES_EXECUTOR",
+    None,
+    "Where every job's steps run, read at run launch: `celery` sends them to Celery workers "
+    "(install `pipelines[celery]`); unset: processes of the run (Dagster's default executor).",
+)
+PIPELINES_CELERY_BROKER_URL = Setting(
+    "PIPELINES_CELERY_BROKER_URL",
+    "pyamqp://guest:guest@127.0.0.1:5672//",
+    "Celery broker (RabbitMQ) of the run that submits steps and of the workers that run them.",
+)
+PIPELINES_CELERY_BACKEND_URL = Setting(
+    "PIPELINES_CELERY_BACKEND_URL",
+    "rpc://",
+    "Celery result backend: `rpc://` sends each step's events back over the broker.",
+)
 PIPELINES_ALERT_WEBHOOK_URL = Setting(
     "PIPELINES_ALERT_WEBHOOK_URL",
     None,
@@ -91,6 +107,9 @@ ALL_SETTINGS: tuple[Setting, ...] = (
     PIPELINES_REDRIVE_QUEUE_URL,
     PIPELINES_SQS_ENDPOINT_URL,
     PIPELINES_REDRIVE_VISIBILITY_SECONDS,
+    PIPELINES_EXECUTOR,
+    PIPELINES_CELERY_BROKER_URL,
+    PIPELINES_CELERY_BACKEND_URL,
     PIPELINES_ALERT_WEBHOOK_URL,
     PIPELINES_UI_URL,
 )

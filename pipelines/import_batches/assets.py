@@ -1,12 +1,14 @@
 """The `import_batches` asset: one partition per batch, run to `complete` or `error`; re-running resumes."""
 
 import dagster as dg
+import sqlalchemy as sa
 
 from pipelines.core.resources import DatabaseResource, ObjectStoreResource
 from pipelines.import_batches.creators import ImportCreators
 from pipelines.import_batches.errors import ImportBatchError
 from pipelines.import_batches.partitions import import_batch_partitions
 from pipelines.import_batches.processing import BatchState, process_batch
+from pipelines.import_batches.tables import import_batches as batches_table
 
 ERRORS_LISTED = 20
 
@@ -56,3 +58,32 @@ def batch_metadata(state: BatchState) -> dict[str, dg.MetadataValue]:
         for status, count in counts.items():
             metadata[f"{kind}_{status}"] = dg.MetadataValue.int(count)
     return metadata
+
+
+BATCHES_NAMED = 20
+
+
+@dg.asset_check(
+    asset=import_batches,
+    blocking=False,
+    description="WARN while import batches are in `error` (a silent failure once the run is forgotten): names them.",
+)
+def import_batches_not_in_error(database: DatabaseResource) -> dg.AssetCheckResult:
+    in_error = (
+        sa.select(batches_table.c.batch_id)
+        .where(batches_table.c.status == "error")
+        .order_by(batches_table.c.batch_id)
+    )
+    with database.get_database().begin() as conn:
+        count = conn.scalar(sa.select(sa.func.count()).select_from(in_error.subquery())) or 0
+        named = list(conn.scalars(in_error.limit(BATCHES_NAMED)))
+    more = f" and {count - len(named)} more" if count > len(named) else ""
+    return dg.AssetCheckResult(
+        passed=count == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"batches in error: {', '.join(named)}{more}" if count else "no batch in error",
+        metadata={
+            "batches_in_error": dg.MetadataValue.int(count),
+            "batch_ids": dg.MetadataValue.text(", ".join(named) + more),
+        },
+    )

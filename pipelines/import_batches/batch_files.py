@@ -64,7 +64,16 @@ def open_records(store: ObjectStore, key: str) -> Iterator[Iterator[Record]]:
     file = key.rsplit("/", 1)[-1]
     with store.open_read(key) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-        yield _csv_records(file, text) if key.endswith(".csv") else _jsonl_records(file, text)
+        yield _utf8_records(file, _csv_records(file, text) if key.endswith(".csv") else _jsonl_records(file, text))
+
+
+def _utf8_records(file: str, records: Iterator[Record]) -> Iterator[Record]:
+    """The records, or the one error of a file that is not UTF-8 text (decoded block by block, so no
+    line can be named)."""
+    try:
+        yield from records
+    except UnicodeDecodeError as exc:
+        raise ImportBatchError(f"{file}: not UTF-8 text ({exc.reason}: {shorten(exc.object[exc.start:exc.end])})") from None
 
 
 def _jsonl_records(file: str, text: io.TextIOBase) -> Iterator[Record]:
@@ -75,6 +84,9 @@ def _jsonl_records(file: str, text: io.TextIOBase) -> Iterator[Record]:
             values = json.loads(line)
         except json.JSONDecodeError as exc:
             yield Record(file, number, {"": ImportBatchError(f"{file} line {number}: not JSON ({exc.msg})")})
+            continue
+        except RecursionError:
+            yield Record(file, number, {"": ImportBatchError(f"{file} line {number}: JSON nested too deep")})
             continue
         if not isinstance(values, dict):
             values = {"": ImportBatchError(f"{file} line {number}: not a JSON object")}
@@ -214,7 +226,8 @@ class ObjectValidator:
         }
 
     def _refused(self, record: Record, error: ValidationError) -> None:
-        object_type = self.registry.object_types.get(record.values.get("objectType"))  # type: ignore[arg-type]
+        type_name = record.values.get("objectType")
+        object_type = self.registry.object_types.get(type_name) if isinstance(type_name, str) else None
         if object_type is None:
             what, allowed = self.known, ()
         else:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from pipelines.core.errors import PipelinesError
 from pipelines.import_batches.batch_files import FORMATS, batch_prefix
 from pipelines.import_batches.errors import ImportBatchError
 from pipelines.import_batches.requests import check_batch_id
@@ -60,6 +61,7 @@ def status(batch_id: str) -> None:
 
     batch_id = check_batch_id(batch_id)
     database = DatabaseResource().get_database()
+    database.check()  # a database that is down is one line, naming the setting
     database.upgrade()
     click.echo(json.dumps(batch_state(database, batch_id).as_json(), indent=2))
 
@@ -76,10 +78,17 @@ def run(batch_id: str) -> None:
 
     batch_id = check_batch_id(batch_id)
     database = DatabaseResource().get_database()
+    database.check()  # a database that is down is one line, naming the setting
     database.upgrade()
     instance = cli_instance()
     instance.add_dynamic_partitions(import_batch_partitions.name, [batch_id])
     try:
         run_assets(defs(), [ASSET], instance=instance, partition_key=batch_id)
     finally:
-        click.echo(json.dumps(batch_state(database, batch_id).as_json(), indent=2))
+        # The state as far as it got; the run's own error (raised on) is the one the user sees.
+        try:
+            state = batch_state(database, batch_id)
+        except PipelinesError:
+            state = None
+        if state is not None:
+            click.echo(json.dumps(state.as_json(), indent=2))

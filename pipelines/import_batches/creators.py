@@ -118,8 +118,8 @@ REGISTRY = Registry(
 class Wave:
     """What a creator method gets: the batch, the wave, and the transaction to write in.
 
-    A creator creates every pending object of its type (or link of its tag) of this batch whose status
-    is `creating` and that did not exist before, and records the created ids in `target_id`.
+    A creator creates every pending object of its type (or link of its tag) of this wave that did not
+    exist before (`creating_objects`, `creating_links`), and records the created ids in `target_id`.
     """
 
     conn: Connection
@@ -133,28 +133,21 @@ class Wave:
         return f"{self.created_by_prefix}:{self.batch_id}"
 
     def objects_of_wave(self) -> sa.ColumnElement[bool]:
-        """The wave's pending objects. Wave n creates exactly the objects of level n - 1 (their parents,
-        of lower levels, completed in the waves before): the level is indexed and set once, so the
-        wave's status updates touch no index (PostgreSQL keeps them on the page, HOT)."""
-        return sa.and_(
-            objects.c.batch_id == self.batch_pk, objects.c.level == self.number - 1, objects.c.wave == self.number
-        )
+        """The wave's pending objects: wave n takes exactly the objects of level n - 1 (their parents,
+        of lower levels, completed in the waves before); the level is indexed and set once."""
+        return sa.and_(objects.c.batch_id == self.batch_pk, objects.c.level == self.number - 1)
 
     def creating_objects(self, object_type: str) -> sa.ColumnElement[bool]:
-        return sa.and_(
-            self.objects_of_wave(),
-            objects.c.status == "creating",
-            objects.c.object_type == object_type,
-            objects.c.existed.is_(False),
-        )
+        """The wave's objects of one type to create (those that existed are complete already)."""
+        return sa.and_(self.objects_of_wave(), objects.c.object_type == object_type, objects.c.existed.is_(False))
+
+    def links_of_wave(self) -> sa.ColumnElement[bool]:
+        """The links this wave creates (Independent, or Dependent created separately): those whose later
+        end is in the wave (their level, set in stage 1)."""
+        return sa.and_(links.c.batch_id == self.batch_pk, links.c.level == self.number - 1)
 
     def creating_links(self, link_tag: str) -> sa.ColumnElement[bool]:
-        return sa.and_(
-            links.c.batch_id == self.batch_pk,
-            links.c.status == "creating",
-            links.c.link_tag == link_tag,
-            sa.or_(links.c.link_type == "Independent", links.c.separate_dependent_link_create.is_(True)),
-        )
+        return sa.and_(self.links_of_wave(), links.c.link_tag == link_tag)
 
 
 def create_objects(wave: Wave, object_type: ObjectType, registry: Registry = REGISTRY) -> None:
@@ -189,7 +182,7 @@ def create_objects(wave: Wave, object_type: ObjectType, registry: Registry = REG
     if tags:
         select = select.group_by(objects.c.id)
     insert_missing(wave.conn, table, object_type.key, list(columns), select)
-    record_target_ids(wave.conn, object_type, mine, complete=True)
+    record_target_ids(wave.conn, object_type, mine)
 
 
 def insert_missing(
@@ -203,28 +196,25 @@ def insert_missing(
     conn.execute(insert_skipping_conflicts(conn, table, [key]).from_select(columns, select))
 
 
-def record_target_ids(
-    conn: Connection, object_type: ObjectType, where: sa.ColumnElement[bool], *, complete: bool = False
-) -> int:
-    """Set `target_id` of the selected pending objects from the target row with their natural key
-    (and, with `complete`, their status in the same pass: one rewrite of each row, not two)."""
+def record_target_ids(conn: Connection, object_type: ObjectType, where: sa.ColumnElement[bool]) -> int:
+    """Set `target_id` of the selected pending objects from the target row with their natural key: the
+    one write of a created object after its load (its status follows from the wave)."""
     table = object_type.table
     found = sa.select(table.c.id).where(table.c[object_type.key] == objects.c.natural_key).scalar_subquery()
-    values: dict[str, Any] = {"target_id": found}
-    if complete:  # an object left without id fails the wave (`run_wave` checks every id), status or not
-        values["status"] = "complete"
-    return conn.execute(objects.update().where(where).values(values)).rowcount
+    return conn.execute(objects.update().where(where).values(target_id=found)).rowcount
 
 
 def find_existing(conn: Connection, batch_pk: int, object_type: ObjectType) -> int:
-    """Mark the batch's objects of one type that already exist in the target (`existed`, with their id)."""
+    """Mark the batch's objects of one type that already exist in the target (`existed`, with their id);
+    they are `complete` (stored: the waves would say `creating`), unless a parent makes them wait
+    (stage 1's levels then clear it)."""
     table = object_type.table
     key = table.c[object_type.key]
     found = sa.select(table.c.id).where(key == objects.c.natural_key)
     statement = (
         objects.update()
         .where(objects.c.batch_id == batch_pk, objects.c.object_type == object_type.name, found.exists())
-        .values(target_id=found.scalar_subquery(), existed=True)
+        .values(target_id=found.scalar_subquery(), existed=True, status="complete")
     )
     return conn.execute(statement).rowcount
 
@@ -285,8 +275,7 @@ class ImportCreators(dg.ConfigurableResource):
 
     The default writes the posture catalog. Subclass and override a method to send a type elsewhere;
     a method must create what `wave.creating_objects(type)` (or `creating_links(tag)`) selects,
-    idempotently, and set its `target_id` (it may mark them `complete` in the same UPDATE, as the
-    default does; the wave completes the others).
+    idempotently, and set its `target_id`; statuses follow from the wave (nothing to mark).
     """
 
     created_by_prefix: str = Field(

@@ -3,20 +3,21 @@
 0. load: the batch's files are validated as a stream into `import_pending_objects` / `_links`.
 1. `process_pending_links` (ProcessPendingLinks): count, resolve every link's ends, check its tag
    between the two types, find the objects that already exist, detect Dependent cycles; any error ends
-   the batch in `error` with every error listed and nothing created. Otherwise every object and link
-   is `awaiting`, each object with its level (0: no Dependent parent; n: every parent below n).
-2. `process_pending_objects` (ProcessPendingObjects): the batch is `processing`.
-3. `run_wave` (PendingObjectComplete, for a whole wave at once): wave n takes the objects of level
-   n - 1, whose Dependent parents all completed in the waves before: they are `creating` (committed),
-   created in bulk by the creators (the existing ones are not), `complete`; Dependent links complete
-   with their child (or are created when `separateDependentLinkCreate`), Independent links are created
-   once both ends are complete; when no level is left the batch is `complete`. Each wave is committed,
-   so a killed run resumes at its last wave and sends the `creating` objects again (creators are
-   idempotent by natural key).
+   the batch in `error` with every error listed and nothing created. Otherwise each object has its
+   level (0: no Dependent parent; n: every parent below n).
+2. `process_pending_objects` (ProcessPendingObjects): the batch is `processing`; every object awaits.
+3. `start_wave` / `run_wave` (PendingObjectComplete, for a whole wave at once): wave n takes the
+   objects of level n - 1, whose Dependent parents all completed in the waves before: they are
+   `creating` once the wave is started (committed), created in bulk by the creators (the existing ones
+   are not), and `complete` with the wave; Dependent links complete with their child (or are created
+   when `separateDependentLinkCreate`), Independent links are created once both ends are complete;
+   when no level is left the batch is `complete`. Each wave is committed, so a killed run resumes at
+   its last wave and sends its objects again (creators are idempotent by natural key).
 
-The seed's awaiting steps are the view `import_awaiting_steps`, derived from those statuses: nothing is
-saved or deleted per object. Every statement works on a set (a batch, a wave, a type): their number
-grows with levels and types, never with objects.
+Statuses are derived from the levels and the batch's waves (see `tables.py`): a wave writes one batch
+row and the created ids, not every object's status. The seed's awaiting steps are the view
+`import_awaiting_steps` over them: nothing is saved or deleted per object. Every statement works on a
+set (a batch, a wave, a type): their number grows with levels and types, never with objects.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipelines.core.database import Database, IdType
+from pipelines.core.database import Database, IdType, insert_skipping_conflicts
 from pipelines.core.object_store import ObjectStore
 from pipelines.import_batches.batch_files import (
     LinkValidator,
@@ -46,6 +47,8 @@ from pipelines.import_batches.errors import ImportBatchError
 from pipelines.import_batches.requests import check_batch_id
 from pipelines.import_batches.tables import ITEM_STATUSES
 from pipelines.import_batches.tables import import_batches as batches
+from pipelines.import_batches.tables import import_link_statuses as link_statuses
+from pipelines.import_batches.tables import import_object_statuses as object_statuses
 from pipelines.import_batches.tables import import_pending_links as links
 from pipelines.import_batches.tables import import_pending_objects as objects
 
@@ -89,12 +92,11 @@ class _Batch:
     waves: int
 
 
-def _get_batch(conn: Connection, batch_id: str) -> _Batch | None:
-    row = conn.execute(
-        sa.select(batches.c.id, batches.c.batch_id, batches.c.status, batches.c.waves).where(
-            batches.c.batch_id == batch_id
-        )
-    ).first()
+def _get_batch(conn: Connection, batch_id: str, *, lock: bool = False) -> _Batch | None:
+    select = sa.select(batches.c.id, batches.c.batch_id, batches.c.status, batches.c.waves).where(
+        batches.c.batch_id == batch_id
+    )
+    row = conn.execute(select.with_for_update() if lock else select).first()
     return _Batch(*row) if row else None
 
 
@@ -104,20 +106,28 @@ def load_batch(database: Database, store: ObjectStore, batch_id: str, registry: 
     Objects are written first; each link is written with the ids of its two ends (NULL for a name that
     is no object of the batch, reported in stage 1), looked up in the batch's `pendingObjectId -> id`
     map. That map, like the validators' repeat checks, grows with the batch (tens of bytes an object).
+
+    The batch row is claimed first (INSERT ... ON CONFLICT DO NOTHING): a second run of the same new
+    batch waits for the first's load to commit (PostgreSQL holds it on the unique key) and then finds
+    the batch loaded, so the two are serialized, never an integrity error.
     """
-    keys = batch_keys(store, batch_id)
     problems = Problems()
     counts = {"objects": 0, "links": 0}
     try:
         with database.begin() as conn:
             pk = conn.execute(
-                batches.insert().values(batch_id=batch_id, status="pending", updated_at=_now()).returning(batches.c.id)
-            ).scalar_one()
+                insert_skipping_conflicts(conn, batches, ["batch_id"])
+                .values(batch_id=batch_id, status="pending", updated_at=_now())
+                .returning(batches.c.id)
+            ).scalar()
+            if pk is None:
+                return  # another run loaded it meanwhile
+            keys = batch_keys(store, batch_id)
             validator = ObjectValidator(registry, problems)
             with open_records(store, keys["objects"]) as records:
-                rows = ((*row.values(), pk, "pending") for r in records if (row := validator.row(r)) is not None)
+                rows = ((*row.values(), pk, 0) for r in records if (row := validator.row(r)) is not None)
                 counts["objects"] = database.bulk_insert(
-                    conn, objects, rows, columns=[*validator.columns, "batch_id", "status"]
+                    conn, objects, rows, columns=[*validator.columns, "batch_id", "level"]
                 )
             del validator  # its repeat checks are done; the ids below replace them
             if "links" in keys:
@@ -125,11 +135,11 @@ def load_batch(database: Database, store: ObjectStore, batch_id: str, registry: 
                 validator = LinkValidator(registry, problems)
                 with open_records(store, keys["links"]) as records:
                     rows = (
-                        (*row.values(), ids.get(row["object_id"]), ids.get(row["reference_id"]), pk, "pending")
+                        (*row.values(), ids.get(row["object_id"]), ids.get(row["reference_id"]), pk)
                         for r in records
                         if (row := validator.row(r)) is not None
                     )
-                    columns = [*validator.columns, "child_object_id", "parent_object_id", "batch_id", "status"]
+                    columns = [*validator.columns, "child_object_id", "parent_object_id", "batch_id"]
                     counts["links"] = database.bulk_insert(conn, links, rows, columns=columns)
             if problems:
                 raise _Rollback
@@ -139,12 +149,20 @@ def load_batch(database: Database, store: ObjectStore, batch_id: str, registry: 
                 .values(object_count=counts["objects"], link_count=counts["links"])
             )
     except _Rollback:
-        with database.begin() as conn:
-            conn.execute(
-                batches.insert().values(
-                    batch_id=batch_id, status="error", errors=problems.listed(), updated_at=_now(), finished_at=_now()
-                )
+        _record_failed_load(database, batch_id, problems.listed())
+    except ImportBatchError as exc:  # a file that cannot be read at all (not CSV, no objects file, ...)
+        _record_failed_load(database, batch_id, [str(exc)])
+
+
+def _record_failed_load(database: Database, batch_id: str, errors: list[str]) -> None:
+    """The batch in `error` with its errors, and nothing of its files."""
+    now = _now()
+    with database.begin() as conn:
+        conn.execute(
+            insert_skipping_conflicts(conn, batches, ["batch_id"]).values(
+                batch_id=batch_id, status="error", errors=errors, updated_at=now, finished_at=now
             )
+        )
 
 
 def _object_ids(database: Database, conn: Connection, batch_pk: int) -> dict[str, int]:
@@ -164,8 +182,8 @@ def process_pending_links(conn: Connection, batch: _Batch, creators: ImportCreat
     """Stage 1: check every link (its ends were looked up when it was loaded), find existing objects,
     level the objects and detect cycles; returns the errors.
 
-    Without errors every object and link is `awaiting` (objects with their level); with errors the
-    caller marks the batch and everything in it `error`.
+    Without errors every object has its level (and, `processing`, is `awaiting` until its wave);
+    with errors the caller marks the batch and everything in it `error`.
     """
     registry = creators.registry
     analyze(conn, objects, links)
@@ -188,17 +206,15 @@ def process_pending_links(conn: Connection, batch: _Batch, creators: ImportCreat
     errors += _check_link_kinds(conn, batch, registry)
     errors += _check_parents(conn, batch, registry)
     errors += _levels(conn, batch)
-    if not errors:
-        conn.execute(links.update().where(mine_links).values(status="awaiting"))
     return errors
 
 
 # The columns the set-based statements filter and join on: statistics of the others (the JSON
 # fields, the names) would cost most of the sampling and guide no plan.
 _PLANNED = {
-    "import_pending_objects": ("batch_id", "pending_object_id", "object_type", "status", "existed", "level", "wave"),
+    "import_pending_objects": ("batch_id", "pending_object_id", "object_type", "existed", "level"),
     "import_pending_links": (
-        "batch_id", "link_type", "link_tag", "status", "separate_dependent_link_create", "child_object_id", "parent_object_id"
+        "batch_id", "link_type", "link_tag", "separate_dependent_link_create", "child_object_id", "parent_object_id"
     ),
 }
 
@@ -380,12 +396,16 @@ def _levels(conn: Connection, batch: _Batch) -> list[str]:
         .limit(LISTED + 1)
     ).all()
     if not stuck:
+        # Only the objects with a parent are written (loaded at level 0); one that existed waits for its
+        # parents like the others (its stored `complete` goes).
         found = sa.select(_leveling.c.level).where(_leveling.c.object_id == objects.c.id).scalar_subquery()
+        leveled = sa.select(_leveling.c.object_id)
         conn.execute(
             objects.update()
-            .where(objects.c.batch_id == batch.pk)
-            .values(level=sa.func.coalesce(found, 0), status="awaiting")
+            .where(objects.c.batch_id == batch.pk, objects.c.id.in_(leveled))
+            .values(level=found, status=None)
         )
+        _level_links_created_apart(conn, batch)
     _leveling.drop(conn)
     if not stuck:
         return []
@@ -394,9 +414,25 @@ def _levels(conn: Connection, batch: _Batch) -> list[str]:
     return [f"cycle: Dependent links make these objects wait, directly or not, on themselves: {named}{more}"]
 
 
+def _level_links_created_apart(conn: Connection, batch: _Batch) -> None:
+    """A link created apart (Independent, or Dependent created separately) gets the level of its later
+    end: it is created in that end's wave, once both are complete."""
+    child, parent = objects.alias("child"), objects.alias("parent")
+    child_level = sa.select(child.c.level).where(child.c.id == links.c.child_object_id).scalar_subquery()
+    parent_level = sa.select(parent.c.level).where(parent.c.id == links.c.parent_object_id).scalar_subquery()
+    conn.execute(
+        links.update()
+        .where(
+            links.c.batch_id == batch.pk,
+            sa.or_(links.c.link_type == "Independent", links.c.separate_dependent_link_create.is_(True)),
+        )
+        .values(level=sa.case((child_level >= parent_level, child_level), else_=parent_level))
+    )
+
+
 def process_pending_objects(conn: Connection, batch: _Batch) -> None:
-    """Stage 2: every object awaits (set with its level in stage 1); the batch is `processing`, and
-    its waves complete the existing objects and create the others, parents first."""
+    """Stage 2: the batch is `processing`, so every object is `awaiting` its wave (its level + 1), and
+    the waves complete the existing objects and create the others, parents first."""
     conn.execute(batches.update().where(batches.c.id == batch.pk).values(status="processing", updated_at=_now()))
     batch.status = "processing"
 
@@ -412,37 +448,26 @@ def lock_batch(conn: Connection, batch: _Batch) -> bool:
 
 
 def start_wave(conn: Connection, batch: _Batch) -> int:
-    """Mark the ready objects `creating` (and count those a killed run left `creating`); returns how many."""
+    """Start the next wave: its objects (the next level) are `creating` once this commits; one row
+    changes, the batch's. A wave a killed run started is started again as it is. Returns how many."""
     if not lock_batch(conn, batch):
         return 0
     number = batch.waves + 1
-    mine = objects.c.batch_id == batch.pk
-    # A killed run committed its wave's `creating` rows with this wave's number (its `waves` was not):
-    # they are sent again as they are.
-    left = conn.scalar(
-        sa.select(sa.func.count()).where(
-            mine, objects.c.level == number - 1, objects.c.wave == number, objects.c.status == "creating"
-        )
-    )
-    # Wave n takes level n - 1: every Dependent parent of those is of a lower level, complete by now.
-    ready = conn.execute(
-        objects.update()
-        .where(mine, objects.c.level == number - 1, objects.c.status == "awaiting")
-        .values(status="creating", wave=number)
-    ).rowcount
-    return (left or 0) + ready
+    conn.execute(batches.update().where(batches.c.id == batch.pk).values(wave_started=number, updated_at=_now()))
+    return conn.scalar(
+        sa.select(sa.func.count()).where(objects.c.batch_id == batch.pk, objects.c.level == number - 1)
+    ) or 0
 
 
 def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
-    """Stage 3 for the `creating` objects: create, complete, release what waited; True if the batch is done."""
+    """Stage 3 for the started wave: create its objects, then the links it releases; the wave is
+    complete when this commits (`waves`), and with it its objects and links. True if the batch is done."""
     if not lock_batch(conn, batch):
         return True
     wave = creators.wave(conn, batch.pk, batch.batch_id, batch.waves + 1)
-    mine_links = links.c.batch_id == batch.pk
     this_wave = wave.objects_of_wave()
-    creating = sa.and_(this_wave, objects.c.status == "creating")
     for (object_type,) in conn.execute(
-        sa.select(objects.c.object_type).where(creating, objects.c.existed.is_(False)).distinct()
+        sa.select(objects.c.object_type).where(this_wave, objects.c.existed.is_(False)).distinct()
     ).all():
         creators.create_objects(wave, object_type)
     uncreated = conn.execute(
@@ -451,49 +476,15 @@ def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
     if uncreated:
         named = ", ".join(f"{pid!r} (objects line {line})" for line, pid in uncreated)
         raise ImportBatchError(f"batch {batch.batch_id}: the creators did not create {named}")
-    # The default creators complete the objects they create; the existing ones (and other creators') here.
-    conn.execute(objects.update().where(creating).values(status="complete"))
-    done_objects = sa.select(objects.c.id).where(this_wave)
-
-    # A Dependent link (not created separately) completes with its child.
-    conn.execute(
-        links.update()
-        .where(
-            mine_links,
-            links.c.status == "awaiting",
-            links.c.link_type == "Dependent",
-            links.c.separate_dependent_link_create.is_(False),
-            links.c.child_object_id.in_(done_objects),
-        )
-        .values(status="complete")
-    )
-    # The others (Independent, or created separately) are created once both ends are complete: only
-    # links with an end in this wave can be.
-    touched = sa.or_(links.c.child_object_id.in_(done_objects), links.c.parent_object_id.in_(done_objects))
-    open_end = (
-        sa.select(objects.c.id)
-        .where(objects.c.id.in_([links.c.child_object_id, links.c.parent_object_id]), objects.c.status != "complete")
-        .exists()
-    )
-    created_apart = sa.or_(links.c.link_type == "Independent", links.c.separate_dependent_link_create.is_(True))
-    tags = {
-        tag
-        for (tag,) in conn.execute(
-            links.update()
-            .where(mine_links, created_apart, links.c.status == "awaiting", touched, ~open_end)
-            .values(status="creating")
-            .returning(links.c.link_tag)
-        )
-    }
+    # A Dependent link (not created separately) completes with its child: nothing to do. The others
+    # are created once both ends are complete, in the wave of the later end.
+    tags = [tag for (tag,) in conn.execute(sa.select(links.c.link_tag).where(wave.links_of_wave()).distinct())]
     for tag in sorted(tags):
         creators.create_links(wave, tag)
-    conn.execute(
-        links.update().where(mine_links, links.c.status == "creating").values(status="complete")
-    )
 
     done = not _awaits_more(conn, batch, wave.number)
     now = _now()
-    values: dict[str, Any] = {"waves": wave.number, "updated_at": now}
+    values: dict[str, Any] = {"waves": wave.number, "wave_started": wave.number, "updated_at": now}
     if done:
         values.update(status="complete", finished_at=now)
     conn.execute(batches.update().where(batches.c.id == batch.pk).values(values))
@@ -502,12 +493,9 @@ def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
 
 
 def _awaits_more(conn: Connection, batch: _Batch, wave_number: int) -> bool:
-    """Is a level left for the next waves, or (after the last) a link not complete?"""
+    """Is a level left for the next waves? (Every link is created in the wave of its later end.)"""
     later = sa.select(objects.c.id).where(objects.c.batch_id == batch.pk, objects.c.level >= wave_number)
-    if conn.scalar(later.limit(1)) is not None:
-        return True
-    open_link = sa.select(links.c.id).where(links.c.batch_id == batch.pk, links.c.status.in_(("awaiting", "creating")))
-    return conn.scalar(open_link.limit(1)) is not None
+    return conn.scalar(later.limit(1)) is not None
 
 
 def _fail(conn: Connection, batch: _Batch, errors: list[str]) -> None:
@@ -538,7 +526,7 @@ def process_batch(
     if batch is None:
         load_batch(database, store, batch_id, creators.registry)
     with database.begin() as conn:
-        batch = _get_batch(conn, batch_id)
+        batch = _get_batch(conn, batch_id, lock=True)  # a concurrent run waits here for stage 1
         assert batch is not None
         if batch.status == "pending":
             errors = process_pending_links(conn, batch, creators)
@@ -572,7 +560,7 @@ def batch_state(database: Database, batch_id: str) -> BatchState:
         if row is None:
             raise ImportBatchError(f"batch {batch_id!r} is unknown: submit it with `pipelines imports submit DIR`")
         per_status = {}
-        for name, table in (("objects", objects), ("links", links)):
+        for name, table in (("objects", object_statuses), ("links", link_statuses)):
             counted = Counter(
                 dict(conn.execute(sa.select(table.c.status, sa.func.count()).where(table.c.batch_id == row.id).group_by(table.c.status)).all())
             )

@@ -1,5 +1,13 @@
 """State of import batches: the batch (ImportBatchMain), its PendingObjectMain and PendingLink records,
-and the seed's awaitingMultipleSteps as a view over them.
+their statuses and the seed's awaitingMultipleSteps as views over them.
+
+Statuses are derived, not rewritten (migration import_batches_0004): wave n creates the objects of
+level n - 1, so an object is `complete` once the batch's `waves` (completed) passed its level,
+`creating` while its wave is started (`wave_started`) and not completed, `awaiting` before; a link is
+`complete` with its child (a Dependent link) or once both ends are (the others). `pending`, `error`
+and `complete` batches give their status to all they hold. Stored (`status` not NULL) only what the
+waves cannot say: `error`, and `complete` for an object that already existed. Read them from the
+views `import_object_statuses` and `import_link_statuses`.
 
 An awaiting step says who waits (`waiting_object_id`, `waiting_link_id`, or the batch itself for
 `ImportBatchMain`) for what (`awaited_object_id` or `awaited_link_id`); it is there while what it
@@ -32,7 +40,8 @@ import_batches = sa.Table(
     sa.Column("status", sa.String(12), nullable=False),
     sa.Column("object_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("link_count", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("waves", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("waves", sa.Integer, nullable=False, server_default="0"),  # the last wave completed
+    sa.Column("wave_started", sa.Integer, nullable=False, server_default="0"),  # waves, or the one under way
     sa.Column("errors", JSONType, nullable=True),
     sa.Column("created_at", TZDateTime, nullable=False, server_default=sa.func.current_timestamp()),
     sa.Column("updated_at", TZDateTime, nullable=True),
@@ -50,14 +59,12 @@ import_pending_objects = sa.Table(
     sa.Column("natural_key", sa.String(400), nullable=False),
     sa.Column("fields", JSONType, nullable=False),
     sa.Column("line", sa.Integer, nullable=False),
-    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("status", sa.String(10), nullable=True),  # stored: `error`, or `complete` if it existed
     sa.Column("existed", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("level", sa.Integer, nullable=True),
-    sa.Column("wave", sa.Integer, nullable=True),
+    sa.Column("level", sa.Integer, nullable=True),  # 0 when loaded; set in stage 1 for objects with parents
     sa.Column("target_id", IdType, nullable=True),
     sa.UniqueConstraint("batch_id", "pending_object_id"),
-    # A wave selects its objects by level (set once, in stage 1); status, wave and target_id are not
-    # indexed, so the per-wave updates touch no index (PostgreSQL keeps them on the page, HOT).
+    # A wave selects its objects by level (set once, in stage 1).
     sa.Index(None, "batch_id", "level"),
     sa.CheckConstraint(_in("status", ITEM_STATUSES), name="status"),
 )
@@ -74,25 +81,51 @@ import_pending_links = sa.Table(
     sa.Column("reference_id", sa.String(200), nullable=False),
     sa.Column("separate_dependent_link_create", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("line", sa.Integer, nullable=False),
-    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("status", sa.String(10), nullable=True),  # stored: `error` only
     # The ends: ids of the batch's own objects (never deleted), set once in stage 1 by a join on them.
     # No foreign keys: each would cost a trigger and a row lock per link (half of stage 1's time).
     sa.Column("child_object_id", IdType, nullable=True, index=True),
     sa.Column("parent_object_id", IdType, nullable=True, index=True),
     sa.Column("target_id", IdType, nullable=True),
+    # Of a link a wave creates (Independent, or created separately): its later end's level, set in
+    # stage 1; wave n creates the links of level n - 1.
+    sa.Column("level", sa.Integer, nullable=True),
     sa.UniqueConstraint("batch_id", "pending_link_id"),
-    # No status index: a wave finds its links through their ends (child, parent), and their status
-    # updates then touch no index (HOT).
+    sa.Index(
+        None,
+        "batch_id",
+        "level",
+        postgresql_where=sa.text("level IS NOT NULL"),
+        sqlite_where=sa.text("level IS NOT NULL"),
+    ),
     sa.CheckConstraint(_in("status", ITEM_STATUSES), name="status"),
     sa.CheckConstraint(_in("link_type", LINK_TYPES), name="link_type"),
 )
 
-# The seed's awaitingMultipleSteps, read from the view of that name (migration import_batches_0003): a
-# step is there while what it awaits is `awaiting` or `creating`, so there is nothing to save or remove,
-# and it can never disagree with the statuses. Declared apart from `metadata`: it is not a table.
+# Views (migrations import_batches_0003, 0004), declared apart from `metadata`: they are not tables.
+views = sa.MetaData()
+
+import_object_statuses = sa.Table(
+    "import_object_statuses",
+    views,
+    sa.Column("object_id", IdType),
+    sa.Column("batch_id", IdType),
+    sa.Column("status", sa.String(10)),
+)
+
+import_link_statuses = sa.Table(
+    "import_link_statuses",
+    views,
+    sa.Column("link_id", IdType),
+    sa.Column("batch_id", IdType),
+    sa.Column("status", sa.String(10)),
+)
+
+# The seed's awaitingMultipleSteps: a step is there while what it awaits is `awaiting` or `creating`,
+# so there is nothing to save or remove, and it can never disagree with the statuses.
 import_awaiting_steps = sa.Table(
     "import_awaiting_steps",
-    sa.MetaData(),
+    views,
     sa.Column("batch_id", IdType),
     sa.Column("step", sa.String(30)),
     sa.Column("waiting_object_id", IdType),

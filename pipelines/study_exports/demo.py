@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import dagster as dg
+
 from pipelines.core.demo import DemoContext, DemoStep
+from pipelines.study_exports.requests import ExportRequest
 from pipelines.study_exports.tables import records, studies
 
 _SCHEMAS = ("survey", "walk", "heart_rate")
@@ -35,8 +38,8 @@ def prepare(ctx: DemoContext) -> list[DemoStep]:
             conn, records, rows(), columns=["record_id", "study_id", "uploaded_on", "schema_key", "data"]
         )
 
-    def on_request(**message) -> dict:
-        return {"ops": {"study_exports_on_request": {"config": message}}}
+    def on_request(**message) -> dg.RunConfig:
+        return dg.RunConfig(ops={"study_exports_on_request": ExportRequest.parse(message)})
 
     return [
         DemoStep("study exports: daily partition 2024-06-02", ["study_exports_daily"], partition_key="2024-06-02"),

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.core.database import Database
-from pipelines.core.object_store import LocalObjectStore
+from pipelines.core.object_store import LocalObjectStore, ObjectStore
 from pipelines_tests.support.dagster_instance import (
     Service,
     daemon_args,
@@ -48,7 +48,7 @@ class Deployment:
     base_url: str
     env: dict[str, str]
     database: Database
-    store: LocalObjectStore
+    store: ObjectStore
     moto_endpoint: str
     webserver: Service
     daemon: Service

@@ -61,3 +61,37 @@ def test_the_asset_fails_listing_the_batch_errors(resources):
         "batch b1 ended in error with 2 errors: links line 5: objectId 'elf' names no object of the batch"
         " | links line 4: referenceId 'ghost' names no object of the batch"
     )
+
+
+def run_check(resources, instance):
+    from pipelines.import_batches.assets import import_batches_not_in_error
+
+    result = dg.materialize(
+        [import_batches, import_batches_not_in_error],
+        selection=dg.AssetSelection.checks(import_batches_not_in_error),
+        instance=instance,
+        resources={**resources, "import_creators": ImportCreators()},
+    )
+    (evaluation,) = result.get_asset_check_evaluations()
+    return evaluation
+
+
+def test_the_warn_check_fails_naming_the_batches_in_error_and_passes_otherwise(resources):
+    store = resources["object_store"].get_store()
+    a, la = ci("a", "ci-a")
+    put_batch(store, "good", [*catalog_roots(), a], la)
+    put_batch(store, "bad-2", [*catalog_roots(), a], [*la, link("x", "ci_parent", "a", "ghost")])
+    put_batch(store, "bad-1", [catalog_roots()[0], {"pendingObjectId": "q", "objectType": "nope"}])
+    with dg.instance_for_test() as instance:
+        materialize(resources, "good", instance)
+        passing = run_check(resources, instance)
+        for batch_id in ("bad-2", "bad-1"):
+            with pytest.raises(ImportBatchError):
+                materialize(resources, batch_id, instance)
+        failing = run_check(resources, instance)
+
+    assert (passing.passed, passing.severity, passing.description) == (True, dg.AssetCheckSeverity.WARN, "no batch in error")
+    assert (failing.passed, failing.severity, failing.description) == (
+        False, dg.AssetCheckSeverity.WARN, "batches in error: bad-1, bad-2"
+    )
+    assert failing.metadata["batches_in_error"].value == 2

@@ -53,3 +53,37 @@ def test_help_lists_the_subcommands_and_the_batch_id_option(capsys):
     assert all(name in listed for name in ("submit", "status", "run"))
     assert main(["imports", "submit", "--help"]) == 0
     assert "--batch-id TEXT  The batch id (default: a new one from the time)." in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["status", "run"])
+def test_status_and_run_with_the_database_down_are_one_line(command, monkeypatch, capsys):
+    monkeypatch.setenv("PIPELINES_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/app")
+
+    assert main(["imports", command, "b1"]) == 2
+
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(
+        "error: PIPELINES_DATABASE_URL: cannot connect to postgresql+psycopg://nobody@127.0.0.1:1/app: "
+    )
+    assert len(captured.err.splitlines()) == 1
+
+
+def test_run_keeps_the_files_error_and_records_the_batch_in_error(tmp_path, capsys):
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "objects.csv").write_text('pendingObjectId,objectType,name\n"svc,service,payments\n')
+    assert main(["imports", "submit", str(folder), "--batch-id", "broken"]) == 0
+    capsys.readouterr()
+
+    assert main(["imports", "run", "broken"]) == 2
+
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "error: batch broken ended in error with 1 errors: objects.csv: line 2: a quoted field is never closed\n"
+    )
+    assert main(["imports", "status", "broken"]) == 0
+    state = json.loads(capsys.readouterr().out)
+    assert (state["status"], state["errors"], state["object_count"]) == (
+        "error", ["objects.csv: line 2: a quoted field is never closed"], 0
+    )

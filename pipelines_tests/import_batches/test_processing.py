@@ -20,7 +20,8 @@ NOTHING = {"pending": 0, "awaiting": 0, "creating": 0, "complete": 0, "error": 0
 
 
 def waves_of(database, batch_id: str = "b1") -> dict[str, int]:
-    return dict(rows(database, sa.select(import_pending_objects.c.pending_object_id, import_pending_objects.c.wave)))
+    """The wave that created each object: wave n creates level n - 1."""
+    return dict(rows(database, sa.select(import_pending_objects.c.pending_object_id, import_pending_objects.c.level + 1)))
 
 
 def ci_rows(database) -> list[tuple]:

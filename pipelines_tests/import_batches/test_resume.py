@@ -97,3 +97,47 @@ def test_statements_grow_with_levels_not_with_objects(database, local_store):
     ]
 
     assert statements[0] == statements[1]
+
+
+CONCURRENT_RUN = textwrap.dedent(
+    """
+    import sys, time
+    from pipelines.core.database import Database
+    from pipelines.core.object_store import LocalObjectStore
+    from pipelines.import_batches.processing import process_batch
+
+    while time.time() < float(sys.argv[3]):  # both processes start together
+        time.sleep(0.01)
+    state = process_batch(Database(sys.argv[1]), LocalObjectStore(sys.argv[2]), "twice")
+    print(state.status, state.waves)
+    """
+)
+
+
+def test_two_concurrent_runs_of_one_new_batch_are_serialized_not_an_integrity_error(
+    pg_database, postgres_url, local_store
+):
+    batch = CatalogBatch(objects=3000, levels=4, prefix="twice")
+    batch.write(local_store, "twice")
+    start_at = str(time.time() + 3)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT_RUN, postgres_url, str(local_store.root), start_at],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [process.communicate(timeout=120) for process in processes]
+
+    assert [(process.returncode, out, err) for process, (out, err) in zip(processes, results)] == [
+        (0, "complete 4\n", ""),
+        (0, "complete 4\n", ""),
+    ]
+    assert rows(pg_database, sa.select(import_batches.c.status, import_batches.c.waves)) == [("complete", 4)]
+    counts = [
+        rows(pg_database, sa.select(sa.func.count()).select_from(t))[0][0]
+        for t in (catalog.services, catalog.component_instances, catalog.component_instance_responsibilities)
+    ]
+    assert counts == [3000 - batch.instances - 3 * batch.roots, batch.instances, batch.independent_links]

@@ -43,7 +43,7 @@ def test_exports_instant_exports_the_named_studies_and_moves_their_watermarks(ap
             ["exports", "instant", "--study", "nope", "--end", "2016-10-03T00:00:00Z"],
             "error: studyWhitelist: unknown study id(s) 'nope'; list only existing studies\n",
         ),
-        (["exports", "instant", "--study", "s1", "--end", "tomorrow"], "error: endDateTime: 'tomorrow' is not an ISO 8601"),
+        (["exports", "instant", "--study", "s1", "--end", "tomorrow"], "error: endDateTime: 'tomorrow': is not an ISO 8601 date-time; write e.g. 2016-10-04T23:59:59Z\n"),
     ],
     ids=["no-study", "unknown-study", "bad-end"],
 )
@@ -51,3 +51,12 @@ def test_a_bad_export_request_is_one_line(app_database, capsys, argv, error):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(error) and err.count("\n") == 1
+
+
+def test_exports_current_lists_each_studys_current_files_of_a_window(app_database, capsys):
+    assert main(["exports", "instant", "--study", "s2", "--end", "2016-10-03T23:59:00Z"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    argv = ["exports", "current", "--type", "INSTANT", "--start", "2016-10-03T00:00:00Z", "--end", "2016-10-03T23:59:00Z"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out) == {"s2": {"manifest": summary["manifest"], "files": summary["keys"]}}
+    assert summary["keys"] == [f"study_exports/exports/{summary['export_id']}/instant/20161003T000000Z--20161003T235900Z/s2/walk.csv"]

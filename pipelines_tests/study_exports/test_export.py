@@ -14,7 +14,7 @@ from pipelines.core.object_store import LocalObjectStore
 from pipelines.study_exports.errors import StudyExportError
 from pipelines.study_exports.export import run_export
 from pipelines.study_exports.redrive import StoreInbox
-from pipelines.study_exports.request import ExportRequest
+from pipelines.study_exports.requests import ExportRequest
 from pipelines.study_exports.tables import study_export_log, study_export_times
 from pipelines.study_exports.watermarks import read_export_times
 from pipelines_tests.study_exports.conftest import (
@@ -39,8 +39,8 @@ def export(database, store, **message):
 def test_case_1_daily_export_names_the_date_window_and_uses_the_datetime_range(seeded, local_store):
     result = export(seeded, local_store, exportType="DAILY", endDateTime=DAILY_END, studyWhitelist=["s1"])
     assert result.keys == [
-        "study_exports/daily/20161003T000000Z--20161004T000000Z/s1/survey.csv",
-        "study_exports/daily/20161003T000000Z--20161004T000000Z/s1/walk.csv",
+        f"study_exports/exports/{result.export_id}/daily/20161003T000000Z--20161004T000000Z/s1/survey.csv",
+        f"study_exports/exports/{result.export_id}/daily/20161003T000000Z--20161004T000000Z/s1/walk.csv",
     ]
     # [00:00, 24:00): r02 at midnight is in, r06 at the next midnight is out.
     assert exported_ids(local_store, result.keys) == ["r02", "r04", "r05", "r03"]
@@ -106,7 +106,9 @@ def test_case_3_hourly_export_starts_at_an_existing_last_export_date_time(seeded
 
 def test_case_3_hourly_export_without_a_watermark_starts_one_hour_before_the_end(seeded, local_store):
     result = export(seeded, local_store, exportType="HOURLY", endDateTime=DAILY_END)
-    assert result.keys[0] == "study_exports/hourly/20161003T230000Z--20161004T000000Z/s1/survey.csv"
+    assert result.keys[0] == (
+        f"study_exports/exports/{result.export_id}/hourly/20161003T230000Z--20161004T000000Z/s1/survey.csv"
+    )
     assert exported_ids(local_store, result.keys) == ["r05", "r08", "r09"]
 
 
@@ -154,8 +156,8 @@ def test_case_6_record_override_exports_the_listed_records_and_keeps_the_table(s
     local_store.put_bytes("overrides/list.txt", b"r06\nr01\nr08\n\nr01\n")
     result = export(seeded, local_store, exportType="DAILY", recordOverride="overrides/list.txt")
     assert result.keys == [
-        f"study_exports/daily/override-{result.export_id}/s1/survey.csv",
-        f"study_exports/daily/override-{result.export_id}/s2/walk.csv",
+        f"study_exports/exports/{result.export_id}/daily/override/s1/survey.csv",
+        f"study_exports/exports/{result.export_id}/daily/override/s2/walk.csv",
     ]
     assert exported_ids(local_store, result.keys) == ["r01", "r06", "r08"]
     assert read_export_times(seeded) == {"s1": at("10-03 00:00")}
@@ -324,7 +326,7 @@ def test_files_come_in_byte_order_of_study_id_then_schema_key_on_both_backends(d
         database, local_store, exportType="DAILY", startDateTime="2016-10-03T00:00:00Z", endDateTime=DAILY_END,
         ignoreLastExportTime=True,
     )
-    prefix = "study_exports/daily/20161003T000000Z--20161004T000000Z/"
+    prefix = f"study_exports/exports/{result.export_id}/daily/20161003T000000Z--20161004T000000Z/"
     # Upper case before lower case before non-ASCII (UTF-8 bytes), whatever the database's collation.
     assert [key.removeprefix(prefix) for key in result.keys] == [
         "Beta/walk.csv",
@@ -372,6 +374,7 @@ ODD_RECORDS = [
 
 
 def _export_both_ways(database, tmp_path, monkeypatch, **message):
+    from pipelines.core import csv_files
     from pipelines.core.object_store import LocalObjectStore
     from pipelines.study_exports import export as export_module
 
@@ -380,7 +383,7 @@ def _export_both_ways(database, tmp_path, monkeypatch, **message):
         patch.setattr(export_module, "_uses_copy", lambda database, conn: False)
         python_path = export(database, python_store, ignoreLastExportTime=True, **message)
     with monkeypatch.context() as patch:
-        patch.setattr(export_module, "_BLOCK", 1_000)  # many writes per file
+        patch.setattr(csv_files, "BLOCK", 1_000)  # many writes per file
         copy_path = export(database, copy_store, ignoreLastExportTime=True, **message)
     return copy_store, copy_path, python_store, python_path
 
@@ -409,7 +412,8 @@ def test_postgres_copy_export_writes_the_python_paths_bytes(pg_database, tmp_pat
     assert copy_path.failed_record_ids == [
         "only-bad", "bad-array", "bad-string", "bad-string-brace", "bad-number", "bad-sql-null"
     ]
-    s1_survey = copy_store.get_bytes("study_exports/daily/20161003T000000Z--20161004T000000Z/s1/survey.csv")
+    [s1_survey_key] = [k for k in copy_path.keys if k.endswith("/s1/survey.csv")]
+    s1_survey = copy_store.get_bytes(s1_survey_key)
     assert s1_survey.decode("utf-8") == (
         "record_id,study_id,schema_key,uploaded_on,data\r\n"
         'plain,s1,survey,2016-10-03T01:00:00+00:00,"{""q"": 1}"\r\n'
@@ -480,4 +484,4 @@ def test_a_file_failing_mid_stream_redrives_all_its_records_and_keeps_the_others
         + [f"bulk-{n:05d}" for n in range(4000)]
     )
     assert store.get_bytes(result.redrive_keys[0]).decode().count("\n") == 4007
-    assert list(store.list("study_exports/daily/20161003T000000Z--20161004T000000Z/s2/")) == []
+    assert [k for k in (i.key for i in store.list("study_exports/exports/")) if "/s2/" in k] == []

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from pipelines.core.database import Database
 from pipelines.core.object_store import LocalObjectStore
 from pipelines.study_exports.export import run_export
-from pipelines.study_exports.request import ExportRequest
+from pipelines.study_exports.requests import ExportRequest
 from pipelines.study_exports.tables import records, studies, study_export_times
 from pipelines.study_exports.watermarks import advance_export_times, read_export_times
 from pipelines_tests.study_exports.conftest import RECORDS, at, count_rows, exported_ids, seed, set_watermark

@@ -165,3 +165,59 @@ def graphql(base_url: str, query: str, variables: dict | None = None, timeout: f
     if payload.get("errors"):
         raise RuntimeError(f"GraphQL errors: {payload['errors']}")
     return payload["data"]
+
+
+@contextmanager
+def rabbitmq_vhost() -> Iterator[str]:
+    """A fresh virtual host on the machine's RabbitMQ (guest may use it); yields its broker URL."""
+    vhost = f"pipelines_{uuid.uuid4().hex[:10]}"
+    _rabbitmqctl("add_vhost", vhost)
+    try:
+        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        yield f"pyamqp://guest:guest@127.0.0.1:5672/{vhost}"
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+def _rabbitmqctl(*args: str) -> None:
+    rabbitmqctl = shutil.which("rabbitmqctl")
+    if rabbitmqctl is None:
+        raise RuntimeError("rabbitmqctl is not installed (.ci/run installs and starts RabbitMQ)")
+    subprocess.run([rabbitmqctl, "-q", *args], check=True, capture_output=True, timeout=120)
+
+
+def celery_worker_args(name: str) -> list[str]:
+    """A Celery worker of the code location named `name@<host>`, one step at a time."""
+    return [
+        str(BIN / "celery"), "-A", "pipelines.core.celery_worker", "worker", "-n", f"{name}@%h",
+        "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+    ]
+
+
+def wait_for_celery_worker(service: Service, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise RuntimeError(f"worker {service.name} exited with {service.process.returncode}:\n{service.log_tail()}")
+        if " ready." in service.log_path.read_text(errors="replace"):
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"worker {service.name} not ready after {timeout:.0f} s:\n{service.log_tail()}")
+
+
+LAUNCH_RUN = """mutation Launch($params: ExecutionParams!) { launchRun(executionParams: $params) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
+  ... on RunConfigValidationInvalid { errors { message } } } }"""
+
+
+def launch_run(base_url: str, job: str, tags: dict[str, str], run_config: dict | None = None) -> str:
+    """Launch a run of `job` of the `pipelines` location through GraphQL, as the launchpad does."""
+    params = {
+        "selector": {"repositoryLocationName": "pipelines", "repositoryName": "__repository__", "jobName": job},
+        "runConfigData": run_config or {},
+        "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
+    }
+    result = graphql(base_url, LAUNCH_RUN, {"params": params})["launchRun"]
+    if result["__typename"] != "LaunchRunSuccess":
+        raise RuntimeError(f"could not launch {job}: {result}")
+    return result["run"]["runId"]

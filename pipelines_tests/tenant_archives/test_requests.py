@@ -36,8 +36,11 @@ def test_a_bad_archive_request_is_one_line_naming_field_and_value(data, message)
     [
         ({"manifestKey": "archives/a/j/manifest.json", "tenant": "../x"}, "tenant: '../x': is not a tenant name"),
         ({"manifestKey": "archives/a/j/users.csv", "tenant": "b"}, "manifestKey: 'archives/a/j/users.csv': is not the key of a manifest.json"),
-        ({"tenant": "b"}, "request: {'tenant': 'b'}: give exactly one of manifestKey"),
-        ({"manifestKey": "archives/a/j/manifest.json", "fromPath": "/tmp/a.zip", "tenant": "b"}, "request: "),
+        ({"tenant": "b"}, "give exactly one of manifestKey (an archive in the object store) or fromPath (files)"),
+        (
+            {"manifestKey": "archives/a/j/manifest.json", "fromPath": "/tmp/a.zip", "tenant": "b"},
+            "give exactly one of manifestKey (an archive in the object store) or fromPath (files)",
+        ),
         ({"manifestKey": "archives/a/j/manifest.json"}, "tenant: None: input should be a valid string"),
     ],
 )

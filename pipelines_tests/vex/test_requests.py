@@ -76,14 +76,14 @@ def test_a_landing_request_keeps_an_inbox_prefix():
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({}, "request: {}: give runId, or both insertedSince and insertedUntil"),
+        ({}, "give runId, or both insertedSince and insertedUntil"),
         (
             {"runId": "r1", "insertedSince": "2024-03-01T00:00:00Z", "insertedUntil": "2024-03-02T00:00:00Z"},
-            "request: ",
+            "give runId, or insertedSince and insertedUntil, not both",
         ),
         (
             {"insertedSince": "2024-03-02T00:00:00Z", "insertedUntil": "2024-03-01T00:00:00Z"},
-            "request: ",
+            "insertedSince 2024-03-02T00:00:00+00:00 is not before insertedUntil 2024-03-01T00:00:00+00:00",
         ),
         ({"insertedSince": "soon", "insertedUntil": "2024-03-01T00:00:00Z"}, "insertedSince: 'soon': is not an ISO"),
     ],
