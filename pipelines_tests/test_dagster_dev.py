@@ -29,6 +29,7 @@ ASSET_GROUPS = {
     "study_exports_daily": "study_exports",
     "study_exports_hourly": "study_exports",
     "study_exports_on_request": "study_exports",
+    "study_exports_redrives": "study_exports",
     "vex_raw_documents": "vex",
     "vex_statements": "vex",
     "tenant_archives": "tenant_archives",
