@@ -1,5 +1,5 @@
 """A production-shaped deployment on loopback, shared by the e2e scenarios of one test session:
-`dagster-daemon run` and `dagster-webserver` on the repo's dagster.yaml (PostgreSQL instance storage,
+`dagster-daemon run` and `dagster-webserver` on deploy/dagster.yaml (PostgreSQL instance storage,
 a fresh database) and workspace.yaml; the application database in a fresh PostgreSQL schema; the object
 store in a temporary folder; SQS on the session's moto server.
 
@@ -8,9 +8,6 @@ Stopping the deployment stops both process groups; the fixture checks that none 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -109,10 +106,7 @@ def deployment(postgres_server: str, moto_server: str, tmp_path_factory: pytest.
                 "AWS_DEFAULT_REGION": "us-east-1",
             }
             env.update(_scenario_env(moto_server))
-            subprocess.run(
-                [sys.executable, "-m", "pipelines.cli", "db", "upgrade"], env={**os.environ, **env}, check=True,
-                capture_output=True, timeout=120,
-            )
+            Database(app_url).upgrade()  # what `pipelines db upgrade` does, without a second interpreter
             port = free_port()
             base_url = f"http://127.0.0.1:{port}"
             with running("webserver", webserver_args(port), env, tmp) as web, running(

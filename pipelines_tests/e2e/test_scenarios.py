@@ -90,32 +90,6 @@ def test_a_redrive_message_on_sqs_starts_one_run_even_when_delivered_twice(deplo
     assert len(deployment.runs(sensor_tags)) == 1
 
 
-def test_a_seven_day_backfill_runs_as_one_run(deployment: Deployment):
-    partitions = [(dt.date(2024, 3, 1) + dt.timedelta(days=i)).isoformat() for i in range(7)]
-    data = deployment.graphql(
-        """mutation Backfill($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
-             __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }""",
-        {"params": {"partitionNames": partitions, "assetSelection": [{"path": ["study_exports_daily"]}]}},
-    )
-    result = data["launchPartitionBackfill"]
-    assert result["__typename"] == "LaunchBackfillSuccess", result
-    backfill_id = result["backfillId"]
-    runs = deployment.wait_for(
-        "the backfill's run to finish", lambda: finished(deployment, {"dagster/backfill": backfill_id}), timeout=180
-    )
-    assert [run["status"] for run in runs] == ["SUCCESS"]
-
-    def materialized() -> int:
-        stats = deployment.graphql(
-            """{ assetNodeOrError(assetKey: {path: ["study_exports_daily"]}) {
-                 ... on AssetNode { partitionStats { numMaterialized } } } }"""
-        )
-        count = stats["assetNodeOrError"]["partitionStats"]["numMaterialized"]
-        return count if count >= 7 else 0
-
-    assert deployment.wait_for("7 materialized partitions", materialized, timeout=30) == 7
-
-
 def test_the_daily_schedule_requests_the_previous_day(deployment: Deployment):
     evaluated_at = dt.datetime(2024, 3, 15, 0, 30, tzinfo=dt.timezone.utc).timestamp()
     data = deployment.graphql(

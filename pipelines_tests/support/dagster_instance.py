@@ -1,5 +1,6 @@
-"""A Dagster instance on the repo's own dagster.yaml, backed by a fresh PostgreSQL database, and the
-webserver / daemon processes on loopback. Shared by the instance, webserver and e2e tests."""
+"""A Dagster instance on the production deploy/dagster.yaml, backed by a fresh PostgreSQL database,
+and the webserver / daemon processes on loopback. Shared by the instance, webserver, dagster dev and
+e2e tests."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ class InstanceHome:
 
 @contextmanager
 def postgres_instance_home(server_url: str, tmp_path: Path) -> Iterator[InstanceHome]:
-    """DAGSTER_HOME with the repo's dagster.yaml; DAGSTER_PG_* point at a new database, dropped after."""
+    """DAGSTER_HOME with deploy/dagster.yaml; DAGSTER_PG_* point at a new database, dropped after."""
     url = sa.make_url(server_url)
     name = f"dagster_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(url.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
@@ -76,12 +77,15 @@ class Service:
 
 
 @contextmanager
-def running(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Iterator[Service]:
-    """Start a process in its own process group; on exit, stop the whole group (SIGTERM, then SIGKILL)."""
+def running(
+    name: str, args: list[str], env: dict[str, str], log_dir: Path, cwd: Path = REPO
+) -> Iterator[Service]:
+    """Start a process in `cwd`, in its own process group; on exit, stop the whole group (SIGTERM, then
+    SIGKILL)."""
     log_path = log_dir / f"{name}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            args, cwd=REPO, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            args, cwd=cwd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     service = Service(name, process, log_path)
     try:
