@@ -36,7 +36,7 @@ def responsive_responsibility_aggregate(database: DatabaseResource) -> dg.Materi
         metadata={
             "rows": dg.MetadataValue.int(result.rows),
             "failing_rows": dg.MetadataValue.int(result.failing_rows),
-            "duration_seconds": dg.MetadataValue.float(result.seconds),
+            "duration_seconds": dg.MetadataValue.float(round(result.seconds, 3)),
             "refresh": dg.MetadataValue.text(result.mode),
             "swap_attempts": dg.MetadataValue.int(result.swap_attempts),
         }
@@ -143,9 +143,9 @@ def lite_dynamic_state_import(
             else dg.MetadataValue.text("none (INSERT deletes nothing)"),
             "parent_instances_inserted": dg.MetadataValue.int(result.parent_instances_inserted),
             "failing_objects_imported": dg.MetadataValue.int(result.failing_imported),
-            "delete_seconds": dg.MetadataValue.float(result.delete_seconds),
-            "insert_seconds": dg.MetadataValue.float(result.insert_seconds),
-            "duration_seconds": dg.MetadataValue.float(result.seconds),
+            "delete_seconds": dg.MetadataValue.float(round(result.delete_seconds, 3)),
+            "insert_seconds": dg.MetadataValue.float(round(result.insert_seconds, 3)),
+            "duration_seconds": dg.MetadataValue.float(round(result.seconds, 3)),
             "response": dg.MetadataValue.json(result.response()),
         },
         check_results=[

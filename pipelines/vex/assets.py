@@ -40,8 +40,19 @@ def vex_raw_documents(
             "duplicates": dg.MetadataValue.int(summary.duplicates),
             "unrecognized": dg.MetadataValue.int(summary.unrecognized),
             "summary": dg.MetadataValue.text(summary.line()),
+            "documents_landed": dg.MetadataValue.md(_landed_table(summary.documents, summary.landed)),
         }
     )
+
+
+def _landed_table(documents: list[tuple[str, str, str, str]], landed: int) -> str:
+    if not documents:
+        return "(nothing new landed)"
+    lines = ["| digest | provider | format | source |", "|---|---|---|---|"]
+    lines += [f"| `{digest}` | {provider} | {fmt} | {source} |" for digest, provider, fmt, source in documents]
+    if landed > len(documents):
+        lines.append(f"| ... and {landed - len(documents)} more | | | |")
+    return "\n".join(lines)
 
 
 def _vex_statements(
@@ -64,7 +75,7 @@ def _vex_statements(
             "skipped": dg.MetadataValue.int(summary.skipped),
             "failures": dg.MetadataValue.int(summary.failures),
             "statements_skipped": dg.MetadataValue.int(summary.statements_skipped),
-            "seconds": dg.MetadataValue.float(summary.seconds),
+            "duration_seconds": dg.MetadataValue.float(round(summary.seconds, 3)),
             "summary": dg.MetadataValue.text(summary.line()),
         },
         check_results=[
@@ -73,6 +84,10 @@ def _vex_statements(
                 passed=summary.failures == 0,
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata={
+                    # A check result has no partition of its own: it names the run's days.
+                    "partitions": dg.MetadataValue.text(
+                        f"{context.partition_key_range.start}..{context.partition_key_range.end}"
+                    ),
                     "failures": dg.MetadataValue.int(summary.failures),
                     "failed_digests": dg.MetadataValue.json(summary.failed_digests),
                 },

@@ -14,7 +14,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,9 @@ LANDED_PREFIX = "vex/landed/"
 SIGNATURE_SUFFIX = ".signature.json"
 UNKNOWN_PROVIDER = "unknown"
 LANDING_BATCH = 100
+
+
+LISTED_DOCUMENTS = 100
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class LandingSummary:
     landed: int = 0
     duplicates: int = 0
     unrecognized: int = 0
+    # The first LISTED_DOCUMENTS landed: (digest, provider, format, source), for the run's metadata.
+    documents: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     def line(self) -> str:
         return f"Landed {self.landed} VEX documents, {self.duplicates} duplicates, {self.unrecognized} unrecognized."
@@ -116,6 +121,10 @@ def land(database: Database, documents: Iterable[RawDocument], *, batch_size: in
         summary.landed += len(inserted)
         summary.duplicates += len(batch) - len(inserted)
         summary.unrecognized += sum(1 for d in unique if d.digest in inserted and d.format is None)
+        room = LISTED_DOCUMENTS - len(summary.documents)
+        summary.documents += [
+            (d.digest, d.provider, d.format or "unrecognized", d.source_uri) for d in unique if d.digest in inserted
+        ][:max(room, 0)]
     return summary
 
 

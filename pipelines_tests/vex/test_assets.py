@@ -83,3 +83,33 @@ def test_bad_config_stops_the_run_with_the_field_named(resources):
             partition_key="2024-03-01",
             run_config={"ops": {"vex_statements": {"config": {"batchSize": 0}}}},
         )
+
+
+def test_a_landing_run_lists_what_it_landed_and_the_check_names_its_days(database, resources, tmp_path):
+    import json as _json
+
+    document = {
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "@id": "https://example.com/vex/listed-1",
+        "author": "Example Security",
+        "timestamp": "2024-03-01T00:00:00Z",
+        "version": 1,
+        "statements": [
+            {"vulnerability": {"name": "CVE-2024-0001"}, "products": [{"@id": "pkg:npm/a@1.0.0"}], "status": "not_affected",
+             "justification": "component_not_present"}
+        ],
+    }
+    path = tmp_path / "listed.json"
+    path.write_text(_json.dumps(document))
+    from pipelines.vex.definitions import defs as vex_defs
+    from pipelines.vex.requests import LandingRequest
+
+    result = dg.materialize(
+        [*vex_defs.assets], selection=["vex_raw_documents"], resources=resources,
+        run_config=dg.RunConfig(ops={"vex_raw_documents": LandingRequest(paths=[str(path)])}),
+    )
+    [event] = result.get_asset_materialization_events()
+    table = event.step_materialization_data.materialization.metadata["documents_landed"].value
+    lines = table.splitlines()
+    assert lines[:2] == ["| digest | provider | format | source |", "|---|---|---|---|"]
+    assert len(lines) == 3 and "| Example Security | openvex |" in lines[2] and lines[2].startswith("| `sha256:")
