@@ -99,3 +99,15 @@ def test_every_asset_names_its_owner_and_links_to_its_source():
         assert spec.owners == ["team:platform-data"], spec.key
         [reference] = spec.metadata["dagster/code_references"].code_references
         assert reference.file_path.endswith(".py") and "/pipelines/" in reference.file_path, spec.key
+
+
+def test_only_the_alert_backups_retention_and_dagsters_automation_start_running():
+    """The README's production section lists what starts running by itself; everything else starts stopped."""
+    import dagster as dg
+
+    from pipelines.definitions import defs
+
+    definitions = defs()
+    running = {s.name for s in definitions.schedules if s.default_status == dg.DefaultScheduleStatus.RUNNING}
+    running |= {s.name for s in definitions.sensors if s.default_status == dg.DefaultSensorStatus.RUNNING}
+    assert running == {"run_failure_alert", "backup_jobs_sensor", "tenant_archive_retention_schedule"}
