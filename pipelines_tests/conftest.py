@@ -176,3 +176,19 @@ def resources(database: Database, tmp_path: Path) -> dict:
         "database": DatabaseResource(url=database.url.render_as_string(hide_password=False)),
         "object_store": ObjectStoreResource(root=str(tmp_path / "objects")),
     }
+
+
+@pytest.fixture(scope="session")
+def launchpad(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One dagster-webserver for the session's launchpad tests (its GraphQL validates and launches run
+    config as the UI's launchpad does); its base URL. No test may leave a run behind in it."""
+    from pipelines_tests.support.dagster_instance import free_port, running, wait_for_webserver, webserver_args
+
+    folder = tmp_path_factory.mktemp("launchpad")
+    home = folder / "dagster_home"
+    home.mkdir()
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with running("webserver", webserver_args(port), {"DAGSTER_HOME": str(home)}, folder) as web:
+        wait_for_webserver(web, base_url)
+        yield base_url

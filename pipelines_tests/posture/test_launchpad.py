@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 
-import pytest
 
-from pipelines_tests.support.dagster_instance import free_port, graphql, running, wait_for_webserver, webserver_args
+from pipelines_tests.support.dagster_instance import graphql
 
 SELECTOR = {"repositoryLocationName": "pipelines", "repositoryName": "__repository__"}
 JOB = {**SELECTOR, "pipelineName": "posture_refresh_export_import"}
@@ -34,24 +32,12 @@ mutation($params: ExecutionParams!) {
 RUNS = "{ runsOrError { __typename ... on Runs { results { runId } } } }"
 
 
-@pytest.fixture(scope="module")
-def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("launchpad")
-    home = folder / "dagster_home"
-    home.mkdir()
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    with running("webserver", webserver_args(port), {"DAGSTER_HOME": str(home)}, folder) as web:
-        wait_for_webserver(web, base_url)
-        yield base_url
-
-
 def import_config(**fields: object) -> dict:
     return {"ops": {"lite_dynamic_state_import": {"config": fields}}}
 
 
-def test_a_config_other_than_insert_or_replace_all_is_invalid_run_config(webserver):
-    answer = graphql(webserver, VALIDATE, {"selector": JOB, "config": import_config(config="DELETE_ALL")})
+def test_a_config_other_than_insert_or_replace_all_is_invalid_run_config(launchpad):
+    answer = graphql(launchpad, VALIDATE, {"selector": JOB, "config": import_config(config="DELETE_ALL")})
 
     result = answer["isPipelineConfigValid"]
     assert result["__typename"] == "RunConfigValidationInvalid"
@@ -59,27 +45,27 @@ def test_a_config_other_than_insert_or_replace_all_is_invalid_run_config(webserv
     assert "DELETE_ALL" in error["message"] and "ImportConfig" in error["message"]
 
 
-def test_a_valid_request_is_valid_run_config(webserver):
-    answer = graphql(webserver, VALIDATE, {"selector": JOB, "config": import_config(config="INSERT", batchSize=7)})
+def test_a_valid_request_is_valid_run_config(launchpad):
+    answer = graphql(launchpad, VALIDATE, {"selector": JOB, "config": import_config(config="INSERT", batchSize=7)})
 
     assert answer["isPipelineConfigValid"]["__typename"] == "PipelineConfigValidationValid"
 
 
-def test_launching_a_negative_batch_size_names_it_and_creates_no_run(webserver):
+def test_launching_a_negative_batch_size_names_it_and_creates_no_run(launchpad):
     params = {"selector": {**SELECTOR, "jobName": JOB["pipelineName"]}, "runConfigData": import_config(batchSize=-1)}
 
-    result = post(webserver, LAUNCH, {"params": params})["launchRun"]
+    result = post(launchpad, LAUNCH, {"params": params})["launchRun"]
 
     # The request model refuses the bound while Dagster maps the run config, before a run is created.
     assert result["__typename"] == "PythonError"
     [cause] = result["causes"]
     assert "ops.lite_dynamic_state_import.config.batchSize\n  Input should be greater than or equal to 1" in cause["message"]
     assert "input_value=-1" in cause["message"]
-    assert graphql(webserver, RUNS)["runsOrError"] == {"__typename": "Runs", "results": []}
+    assert graphql(launchpad, RUNS)["runsOrError"] == {"__typename": "Runs", "results": []}
 
 
 def post(base_url: str, query: str, variables: dict) -> dict:
-    """The GraphQL answer's data, also when the webserver sends it with status 500 (a PythonError)."""
+    """The GraphQL answer's data, also when the launchpad sends it with status 500 (a PythonError)."""
     body = json.dumps({"query": query, "variables": variables}).encode()
     request = urllib.request.Request(f"{base_url}/graphql", data=body, headers={"Content-Type": "application/json"})
     try:
