@@ -63,7 +63,7 @@ def summary_of(result: dg.ExecuteInProcessResult) -> BackfillSummary:
                 skipped=values["skipped"],
                 failures=values["failures"],
                 statements_skipped=values["statements_skipped"],
-                seconds=values["seconds"],
+                seconds=values["duration_seconds"],
             )
     raise VexError("the vex_statements run materialized nothing")
 
