@@ -1,5 +1,6 @@
 """Thin Dagster assets over `archive.py`, `restore.py` and `jobs.py`."""
 
+import datetime as dt
 import time
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import dagster as dg
 
 from pipelines.core.requests import request_job
 from pipelines.core.resources import DatabaseResource, ObjectStoreResource
-from pipelines.tenant_archives import jobs
+from pipelines.tenant_archives import jobs, settings
 from pipelines.tenant_archives.archive import archive_tenant
 from pipelines.tenant_archives.errors import TenantArchiveError
 from pipelines.tenant_archives.integrity import manifest_digest
@@ -158,6 +159,30 @@ def backup_jobs_table(latest: list[jobs.BackupJob]) -> dg.TableMetadataValue:
                 for name in ("tenant", "job_id", "status", "updated_at", "error", "manifest_key")
             ]
         ),
+    )
+
+
+@dg.asset_check(
+    asset=tenant_archives,
+    name="backup_jobs_not_failed_or_stuck",
+    description="WARN while a tenant's latest backup job is failed, or pending / running for longer than "
+    "PIPELINES_ARCHIVE_STALE_SECONDS; lists every tenant's latest job.",
+)
+def backup_jobs_not_failed_or_stuck(database: DatabaseResource) -> dg.AssetCheckResult:
+    latest = jobs.latest_jobs(database.get_database())
+    stale_before = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=settings.stale_seconds())
+    bad = [
+        job for job in latest
+        if job.status == "failed" or (job.status in jobs.ACTIVE and job.updated_at < stale_before)
+    ]
+    return dg.AssetCheckResult(
+        passed=not bad,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(f"{job.tenant}: {job.status} {job.job_id}" for job in bad[:20]) or "no failed or stuck job",
+        metadata={
+            "failed_or_stuck": dg.MetadataValue.int(len(bad)),
+            "backup_jobs": backup_jobs_table(latest),
+        },
     )
 
 

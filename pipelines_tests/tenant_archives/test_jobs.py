@@ -77,3 +77,37 @@ def test_bad_input_is_refused_with_the_field(acme):
     with pytest.raises(TenantArchiveError, match=rf"^backup job {missing} does not exist$"):
         jobs.get_job(acme, missing)
     assert jobs.list_jobs(acme) == []
+
+
+def test_the_warn_check_names_failed_and_stuck_backup_jobs_and_passes_otherwise(database, resources, monkeypatch):
+    import dagster as dg
+
+    from pipelines.tenant_archives.assets import backup_jobs_not_failed_or_stuck
+    from pipelines.tenant_archives.generate import TenantSize, generate_tenants
+
+    generate_tenants(database, ["acme", "globex"], TenantSize(users=1, events=1))
+    check = lambda: backup_jobs_not_failed_or_stuck(database=resources["database"])  # noqa: E731
+    assert check().passed is True  # no job at all
+
+    failed = jobs.schedule_backup(database, "acme")
+    jobs.start_job(database, failed.job_id)
+    jobs.fail_job(database, failed.job_id, "OSError: disk full")
+    pending = jobs.schedule_backup(database, "globex")
+    monkeypatch.setenv("PIPELINES_ARCHIVE_STALE_SECONDS", "3600")
+    result = check()
+    assert (result.passed, result.severity) == (False, dg.AssetCheckSeverity.WARN)
+    assert result.description == f"acme: failed {failed.job_id}"  # globex's job is pending, not yet stuck
+    rows = [r.data for r in result.metadata["backup_jobs"].records]
+    assert [(r["tenant"], r["status"], r["error"]) for r in rows] == [
+        ("acme", "failed", "OSError: disk full"), ("globex", "pending", "")
+    ]
+
+    monkeypatch.setenv("PIPELINES_ARCHIVE_STALE_SECONDS", "0.001")
+    assert check().description == f"acme: failed {failed.job_id}; globex: pending {pending.job_id}"
+
+    redone = jobs.schedule_backup(database, "acme")
+    jobs.start_job(database, redone.job_id)
+    jobs.complete_job(database, redone.job_id, "archives/acme/x/manifest.json")
+    jobs.start_job(database, pending.job_id)
+    jobs.complete_job(database, pending.job_id, "archives/globex/y/manifest.json")
+    assert check().passed is True
