@@ -1,6 +1,7 @@
 """The posture assets: refresh the aggregate view, export the lite dynamic state, import it."""
 
 import datetime as dt
+import re
 
 import dagster as dg
 from pipelines.core.resources import DatabaseResource, ObjectStoreResource
@@ -133,7 +134,8 @@ def lite_dynamic_state_import(
     expected = result.expected_failing_by_service
     mismatched = {s: {"expected": expected.get(s, 0), "found": actual.get(s, 0)}
                   for s in sorted(set(expected) | set(actual)) if expected.get(s, 0) != actual.get(s, 0)}
-    counts = {name: dg.MetadataValue.int(value) for name, value in result.response().items()}
+    # The seed's response keeps its camelCase names (`response`); the plotted counts are snake_case.
+    counts = {_snake_case(name): dg.MetadataValue.int(value) for name, value in result.response().items()}
     return dg.MaterializeResult(
         metadata={
             **counts,
@@ -172,6 +174,10 @@ def _import_source(context: dg.AssetExecutionContext, request: ImportRequest) ->
             "no lite_dynamic_state_export to import: materialize it first, or set exportKey or uploadedFile"
         )
     return DocumentSource(key=str(key.value))
+
+
+def _snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def _last_refresh(context: dg.AssetExecutionContext) -> dt.datetime | None:

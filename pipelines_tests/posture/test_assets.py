@@ -38,14 +38,14 @@ def test_refresh_export_import_run_end_to_end_with_passing_checks(database, reso
     view = metadata_of(result, "responsive_responsibility_aggregate")
     export = metadata_of(result, "lite_dynamic_state_export")
     imported = metadata_of(result, "lite_dynamic_state_import")
-    assert view["rows"] == export["objects"] == imported["totalRecordsProcessed"] == imported["componentInstancesInserted"]
+    assert view["rows"] == export["objects"] == imported["total_records_processed"] == imported["component_instances_inserted"]
     assert view["failing_rows"] == export["failing_objects"] == imported["failing_objects_imported"] > 0
     assert imported["source"] == f"object {export['key']}"
     assert imported["backup_key"].startswith("posture/backups/") and imported["backup_key"].endswith(".json")
     assert "| responsibilitySlug | serviceName | status | boundarySlug | componentSlug |" in export["preview"]
 
     again = materialize(resources, instance, selection=["lite_dynamic_state_import"], import_request=ImportRequest(config=ImportConfig.INSERT))
-    assert metadata_of(again, "lite_dynamic_state_import")["recordsSkipped"] == view["rows"]
+    assert metadata_of(again, "lite_dynamic_state_import")["records_skipped"] == view["rows"]
 
 
 def test_import_reads_an_uploaded_file_from_another_environment(database, resources, catalog, tmp_path):
@@ -57,7 +57,7 @@ def test_import_reads_an_uploaded_file_from_another_environment(database, resour
     )
 
     imported = metadata_of(result, "lite_dynamic_state_import")
-    assert (imported["componentInstancesInserted"], imported["parent_instances_inserted"]) == (2, 0)
+    assert (imported["component_instances_inserted"], imported["parent_instances_inserted"]) == (2, 0)
     assert imported["source"] == f"file {document}"
 
 
@@ -85,7 +85,7 @@ def test_export_filter_and_import_by_key_on_s3(sqlite_url, s3_resource, tmp_path
 
     imported = materialize(resources, instance, selection=["lite_dynamic_state_import"],
                            import_request=ImportRequest(export_key=export["key"]))
-    assert metadata_of(imported, "lite_dynamic_state_import")["componentInstancesInserted"] == export["objects"]
+    assert metadata_of(imported, "lite_dynamic_state_import")["component_instances_inserted"] == export["objects"]
 
 
 def test_an_uploaded_file_outside_the_upload_folder_is_refused_and_nothing_is_written(
