@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from pipelines.posture.sample_catalog import CatalogShape, write_catalog
 from pipelines_tests.e2e.conftest import ARTIFACTS, Deployment
@@ -75,6 +75,21 @@ def filter_graph(page: Page, selection: str) -> None:
     page.keyboard.press("Enter")
 
 
+def open_launchpad(page: Page, menu: Locator) -> Locator:
+    """The asset launchpad from a Materialize button's menu; a user confirms Dagster's warning when an
+    upstream asset (here `import_batches`, which writes the catalog) was never materialized."""
+    menu.click()
+    page.get_by_role("menuitem", name="Open launchpad").click()
+    warning = page.get_by_role("button", name="Confirm")
+    launchpad = page.locator(".dagster-dialog").filter(has_text="Launchpad (configure assets)")
+    expect(warning.or_(launchpad.get_by_text("Launchpad (configure assets)"))).to_be_visible()
+    if warning.is_visible():
+        shoot(page, "launchpad-upstream-warning")
+        warning.click()
+    expect(launchpad.get_by_text("Launchpad (configure assets)")).to_be_visible()
+    return launchpad
+
+
 def replace_launchpad_config(page: Page, yaml: str) -> None:
     # The launchpad's editor is CodeMirror too; insert_text pastes the text as typed, without the
     # editor's auto-indent.
@@ -112,10 +127,7 @@ def test_the_launchpad_materializes_the_posture_assets_with_config(page: Page, d
     open_lineage(page)
     filter_graph(page, "group:posture")
     expect(page.get_by_text("lite_dynamic_state_import", exact=True).filter(visible=True).first).to_be_visible()
-    page.get_by_role("button", name="arrow_drop_down").last.click()
-    page.get_by_role("menuitem", name="Open launchpad").click()
-    launchpad = page.locator(".dagster-dialog")
-    expect(launchpad.get_by_text("Launchpad (configure assets)")).to_be_visible()
+    launchpad = open_launchpad(page, page.get_by_role("button", name="arrow_drop_down").last)
     replace_launchpad_config(
         page,
         "ops:\n"
@@ -192,10 +204,7 @@ def test_a_seven_partition_backfill_from_the_partitions_dialog_runs_once_and_fil
 
 def test_the_launchpad_refuses_delete_all_for_the_posture_import(page: Page, deployment: Deployment):
     open_asset(page, "lite_dynamic_state_import")
-    page.get_by_role("button", name="arrow_drop_down").first.click()
-    page.get_by_role("menuitem", name="Open launchpad").click()
-    launchpad = page.locator(".dagster-dialog")
-    expect(launchpad.get_by_text("Launchpad (configure assets)")).to_be_visible()
+    launchpad = open_launchpad(page, page.get_by_role("button", name="arrow_drop_down").first)
     replace_launchpad_config(page, "ops:\n  lite_dynamic_state_import:\n    config:\n      config: DELETE_ALL\n")
     expect(launchpad.get_by_text("No errors")).to_have_count(0)
     refusal = re.compile(r"^Value at path root:ops:lite_dynamic_state_import:config:config not in enum type \w+ got DELETE_ALL")
