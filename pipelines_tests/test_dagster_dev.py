@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines_tests.support.code_location import ASSET_GROUPS
 from pipelines_tests.support.dagster_instance import (
     BIN,
     REPO,
@@ -21,21 +22,6 @@ from pipelines_tests.support.dagster_instance import (
     running,
     wait_for_webserver,
 )
-
-ASSET_GROUPS = {
-    "responsive_responsibility_aggregate": "posture",
-    "lite_dynamic_state_export": "posture",
-    "lite_dynamic_state_import": "posture",
-    "study_exports_daily": "study_exports",
-    "study_exports_hourly": "study_exports",
-    "study_exports_on_request": "study_exports",
-    "study_exports_redrives": "study_exports",
-    "vex_raw_documents": "vex",
-    "vex_statements": "vex",
-    "tenant_archives": "tenant_archives",
-    "tenant_restore": "tenant_archives",
-    "import_batches": "import_batches",
-}
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ import subprocess
 import sys
 import textwrap
 
+from pipelines_tests.support.code_location import ASSET_GROUPS
+
 PROBE = textwrap.dedent(
     """
     import time
@@ -55,23 +57,7 @@ def test_workspace_yaml_loads_the_code_location_with_every_asset_schedule_and_se
         schedules = {schedule.name for schedule in repository.get_schedules()}
         sensors = {sensor.name for sensor in repository.get_sensors()}
 
-    assert assets == {
-        "responsive_responsibility_aggregate": "posture",
-        "lite_dynamic_state_export": "posture",
-        "lite_dynamic_state_import": "posture",
-        "study_exports_daily": "study_exports",
-        "study_exports_hourly": "study_exports",
-        "study_exports_on_request": "study_exports",
-        "study_exports_redrives": "study_exports",
-        "vex_raw_documents": "vex",
-        "vex_statements": "vex",
-        "vex_consensus": "vex",
-        "vex_rollback": "vex",
-        "tenant_archives": "tenant_archives",
-        "tenant_restore": "tenant_archives",
-        "tenant_archive_retention": "tenant_archives",
-        "import_batches": "import_batches",
-    }
+    assert assets == ASSET_GROUPS
     assert schedules == {
         "posture_daily",
         "study_exports_daily_schedule",

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.core.database import Database
 from pipelines.core.requests import request_job
 from pipelines.core.resources import DatabaseResource, ObjectStoreResource
 from pipelines.tenant_archives import jobs, settings
@@ -169,7 +170,12 @@ def backup_jobs_table(latest: list[jobs.BackupJob]) -> dg.TableMetadataValue:
     "PIPELINES_ARCHIVE_STALE_SECONDS; lists every tenant's latest job.",
 )
 def backup_jobs_not_failed_or_stuck(database: DatabaseResource) -> dg.AssetCheckResult:
-    latest = jobs.latest_jobs(database.get_database())
+    return backup_jobs_health(database.get_database())
+
+
+def backup_jobs_health(db: Database) -> dg.AssetCheckResult:
+    """The check's result: WARN naming each tenant whose latest backup job failed or is stuck."""
+    latest = jobs.latest_jobs(db)
     stale_before = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=settings.stale_seconds())
     bad = [
         job for job in latest

@@ -51,10 +51,11 @@ def test_the_nightly_schedule_requests_one_run_per_changed_tenant_keyed_by_tenan
     _four_tenants(database, store)
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(tenants.name, ["acme", "globex"])
-        context = dg.build_schedule_context(
+        # `with`: the context's resources are torn down here, not left open for later tests.
+        with dg.build_schedule_context(
             instance=instance, scheduled_execution_time=dt.datetime(2026, 12, 2, 2, 0, tzinfo=UTC), resources=resources
-        )
-        requests = tenant_archive_nightly_schedule(context)
+        ) as context:
+            requests = tenant_archive_nightly_schedule(context)
         partitions = sorted(instance.get_dynamic_partitions(tenants.name))
     assert [(r.run_key, r.partition_key) for r in requests] == [
         ("globex:2026-12-02", "globex"),

@@ -79,14 +79,13 @@ def test_bad_input_is_refused_with_the_field(acme):
     assert jobs.list_jobs(acme) == []
 
 
-def test_the_warn_check_names_failed_and_stuck_backup_jobs_and_passes_otherwise(database, resources, monkeypatch):
+def test_the_warn_check_names_failed_and_stuck_backup_jobs_and_passes_otherwise(database, monkeypatch):
     import dagster as dg
 
-    from pipelines.tenant_archives.assets import backup_jobs_not_failed_or_stuck
-    from pipelines.tenant_archives.generate import TenantSize, generate_tenants
+    from pipelines.tenant_archives.assets import backup_jobs_health
 
     generate_tenants(database, ["acme", "globex"], TenantSize(users=1, events=1))
-    check = lambda: backup_jobs_not_failed_or_stuck(database=resources["database"])  # noqa: E731
+    check = lambda: backup_jobs_health(database)  # noqa: E731
     assert check().passed is True  # no job at all
 
     failed = jobs.schedule_backup(database, "acme")
