@@ -27,8 +27,8 @@ TIMEOUT_SECONDS = 10
 def failure_message(job_name: str, run_id: str, error: str | None, ui_url: str) -> dict[str, Any]:
     """The body posted for one failed run (Slack-compatible: `text` is what a channel shows)."""
     link = f"{ui_url.rstrip('/')}/runs/{run_id}"
-    reason = mask((error or "no error message").strip().splitlines()[0] if error else "no error message")
-    reason = reason[:MAX_ERROR_CHARACTERS]
+    lines = (error or "").strip().splitlines()
+    reason = mask(lines[0] if lines else "no error message")[:MAX_ERROR_CHARACTERS]
     return {
         "text": f":red_circle: {job_name} failed: {reason} <{link}|run {run_id[:8]}>",
         "job": job_name,
