@@ -192,3 +192,16 @@ def launchpad(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with running("webserver", webserver_args(port), {"DAGSTER_HOME": str(home)}, folder) as web:
         wait_for_webserver(web, base_url)
         yield base_url
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_defs_state_storage() -> Iterator[None]:
+    """A Dagster context built with resources and never closed (a sensor or schedule context, a direct
+    invocation) leaves Dagster's current defs-state storage pointing at an instance it disposes; every
+    later repository build in the process then fails ("undefined DagsterInstance weakref"). Each test
+    starts and ends with none."""
+    from dagster._core.storage.defs_state import base
+
+    base._current_storage.set(None)
+    yield
+    base._current_storage.set(None)
