@@ -44,13 +44,13 @@ def tenant_archives(
     tenant = context.partition_key
     db = database.get_database()
     if config.job_id is None:
-        job = jobs.schedule_backup(db, tenant, config.tenant_column, run_id=context.run_id)
+        job = jobs.schedule_backup(db, tenant, config.tenant_column, run_id=context.run.run_id)
         context.log.info(f"backup job {job.job_id} created for tenant {tenant}")
     else:
         job = jobs.get_job(db, config.job_id)
         if job.tenant != tenant:
             raise TenantArchiveError(f"backup job {job.job_id} is of tenant {job.tenant!r}, not of partition {tenant!r}")
-        jobs.start_job(db, job.job_id, context.run_id)
+        jobs.start_job(db, job.job_id, context.run.run_id)
     started = time.monotonic()
     try:
         key, manifest = archive_tenant(db, object_store.get_store(), tenant, str(job.job_id), config, context.log)

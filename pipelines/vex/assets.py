@@ -64,7 +64,7 @@ def _vex_statements(
     partitions = context.partition_time_window
     window = Window(partitions.start, partitions.end)
     summary = backfill_statements(
-        database.get_database(), config, window=window, run_id=context.run_id, logger=context.log
+        database.get_database(), config, window=window, run_id=context.run.run_id, logger=context.log
     )
     context.log.info(summary.line())
     return dg.MaterializeResult(
