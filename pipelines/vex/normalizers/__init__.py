@@ -35,8 +35,9 @@ __all__ = [
 ]
 
 # Raise it when a rule changes what a document normalizes to: the backfill then reprocesses every
-# document normalized by an older version (without --force). 2: issue 14's rules.
-NORMALIZER_VERSION = 2
+# document normalized by an older version (without --force). 2: issue 14's rules. 3: a CycloneDX ref
+# naming no component here keeps its versions[] entries.
+NORMALIZER_VERSION = 3
 
 _NORMALIZERS = {"csaf": csaf.normalize, "cyclonedx": cyclonedx.normalize, "openvex": openvex.normalize}
 # The top-level lists a large document's normalizer reads item by item, never whole.
