@@ -272,16 +272,26 @@ def large_cyclonedx(path: Path, megabytes: int) -> int:
 LARGE_DOCUMENTS = {"openvex": large_openvex, "csaf": large_csaf, "cyclonedx": large_cyclonedx}
 
 
-def memory_phase(args: argparse.Namespace) -> int:
-    """In a fresh process: the peak resident memory added by landing (or backfilling) one document."""
-    import resource
+def _status_kb(field: str) -> int:
+    """A `/proc/self/status` figure (`VmRSS`, `VmHWM`), in kB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field}")
 
+
+def memory_phase(args: argparse.Namespace) -> int:
+    """In a fresh process: the peak resident memory added by landing (or backfilling) one document.
+
+    Measured as this process's resident high-water mark (`VmHWM`, reset to the resident memory
+    after the imports through `/proc/self/clear_refs`) minus the resident memory then. Not
+    `getrusage`'s `ru_maxrss`: Linux carries it over from the forking parent, so a child started
+    by a parent holding hundreds of MB would report the parent's size."""
     scoped = sa.make_url(args.url).update_query_dict({"options": f"-csearch_path={args.memory_schema}"})
     database = Database(scoped.render_as_string(hide_password=False))
     database.check()
-    # Baseline: the resident memory now (not the high-water mark of the imports), so the figure is
-    # never smaller than what the operation added.
-    before = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+    before = _status_kb("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # the high-water mark starts again from now
     if args.memory_phase == "land":
         land_paths(database, [args.memory_file], provider="Bench PSIRT")
     else:
@@ -289,7 +299,7 @@ def memory_phase(args: argparse.Namespace) -> int:
         recompute_pending(database, ConsensusPolicy())
         assert summary.failures == 0 and summary.claims_written > 0, summary
         print(f"statements {summary.claims_written}")
-    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+    print((_status_kb("VmHWM") - before) * 1024)
     return 0
 
 

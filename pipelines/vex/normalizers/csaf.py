@@ -39,7 +39,9 @@ from pipelines.vex.normalizers.base import (
 from pipelines.vex.normalizers.source import KEEP, Source
 
 LISTS = ("vulnerabilities",)
-# What of a product, a branch (nested at any depth) and the product tree the rules read.
+# What of a product, a branch (nested at any depth) and the product tree the rules read. A rule that
+# reads another field must name it here (and in VULNERABILITY), or a large document never sees it: the
+# tests compare the two paths on every document.
 _PRODUCT = {"product_id": KEEP, "name": KEEP, "product_identification_helper": {"purl": KEEP, "cpe": KEEP}}
 _BRANCH: dict[str, object] = {"category": KEEP, "name": KEEP, "product": _PRODUCT}
 _BRANCH["branches"] = [_BRANCH]

@@ -59,8 +59,8 @@ _VERSION_STATUS = {"unaffected": "not_affected", "unknown": "under_investigation
 _BOM_LINK = "urn:cdx:"
 
 
-@dataclasses.dataclass(frozen=True)
-class _Component:
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Component:  # one per bom-ref of a large BOM: no __dict__ each
     identity: str | None  # purl, else cpe
     name: str | None
     version: str | None
