@@ -196,7 +196,10 @@ def _skip(events: Iterator[tuple[str, Any]], first: str) -> None:
                 return
 
 
-def _build(events: Iterator[tuple[str, Any]], event: str, value: Any, schema: Any, share: dict[str, str] | None = None) -> Any:
+def _build(
+    events: Iterator[tuple[str, Any]], event: str, value: Any, schema: Any, share: dict[str, str] | None = None
+) -> Any:
+    """The value whose first event is (`event`, `value`), the rest read from `events`, by `schema`."""
     pruned = _Pruned(schema, share)
     pruned.event(event, value)
     while not pruned.done:
