@@ -1,6 +1,6 @@
 """Fuzz of the VEX document parsers (fixed seed, bounded): whatever the bytes, landing detection and
 both normalizer paths (whole and streamed) end in a result or the domain's error, never another
-exception; a document that fails writes no statement."""
+exception, and the same statements when both normalize; a document that fails writes no statement."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def mutated(data) -> bytes:
 
 
 def both_paths(content: bytes) -> list:
+    """The whole and the streamed result; when both normalize, to the same statements."""
     whole = normalize_document(content)
     saved = source_module.STREAM_ABOVE_BYTES
     source_module.STREAM_ABOVE_BYTES = 0
@@ -35,6 +36,8 @@ def both_paths(content: bytes) -> list:
         streamed = normalize_document(content)
     finally:
         source_module.STREAM_ABOVE_BYTES = saved
+    if isinstance(whole, Normalized) and isinstance(streamed, Normalized):
+        assert streamed == whole
     return [whole, streamed]
 
 

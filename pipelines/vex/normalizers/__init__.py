@@ -35,18 +35,21 @@ __all__ = [
 ]
 
 # Raise it when a rule changes what a document normalizes to: the backfill then reprocesses every
-# document normalized by an older version (without --force). 2: issue 14's rules.
-NORMALIZER_VERSION = 2
+# document normalized by an older version (without --force). 2: issue 14's rules. 3: a CycloneDX ref
+# naming no component here keeps its versions[] entries.
+NORMALIZER_VERSION = 3
 
 _NORMALIZERS = {"csaf": csaf.normalize, "cyclonedx": cyclonedx.normalize, "openvex": openvex.normalize}
 # The top-level lists a large document's normalizer reads item by item, never whole.
 _STREAMED_LISTS = tuple(dict.fromkeys(csaf.LISTS + cyclonedx.LISTS + openvex.LISTS))
+# The members a large document's normalizer reads pruned to the fields it uses (CSAF's product tree).
+_PRUNED = csaf.PRUNED
 
 
 def parse_header(content: bytes) -> dict[str, Any]:
     """A document's top-level object (without its big lists when it is large: enough to detect the
-    format and the provider); `DocumentError` when it is not a JSON object."""
-    return source.load(content, _STREAMED_LISTS).header
+    format and the provider; nor the pruned members); `DocumentError` when it is not a JSON object."""
+    return source.load(content, _STREAMED_LISTS + tuple(_PRUNED)).header
 
 
 def detect_format(document: Any) -> str | None:
@@ -86,14 +89,14 @@ def provider_of(document: Any) -> str | None:
 def normalize_document(content: bytes, format: str | None = None) -> Normalized | NormalizeFailure:
     """Parse and normalize one raw document; `format` (as stored) wins over detection."""
     try:
-        document = source.load(content, _STREAMED_LISTS)
+        document = source.load(content, _STREAMED_LISTS, _PRUNED)
         chosen = format or detect_format(document.header)
         if chosen is None:
             raise DocumentError("JSON of none of the formats csaf, cyclonedx, openvex")
         normalizer = _NORMALIZERS.get(chosen)
         if normalizer is None:
             raise DocumentError(f"unknown format {chosen!r}: expected one of {', '.join(FORMATS)}")
-        return normalizer(document)
+        return normalizer(document).finish()
     except DocumentError as exc:
         return NormalizeFailure(str(exc), format)
     except RecursionError:

@@ -102,6 +102,12 @@ class Normalized:
             return None
         return self._strings.setdefault(value, value)
 
+    def finish(self) -> Normalized:
+        """Drop what `add` and `shared` keep to find repeats: a large document's statements are
+        turned into rows next, and the index of its pairs must not stay beside them."""
+        self._seen, self._strings = {}, {}
+        return self
+
     def _reason(self, reason: str) -> None:
         self.skipped_count += 1
         if len(self.skipped) < MAX_REASONS_KEPT:

@@ -16,6 +16,10 @@
   other `ids[].text` are its aliases.
 - Timestamps: the statement's, the `date` of the flag naming the product; the document's,
   `document.tracking.current_release_date`.
+
+A large document is read in two passes (`source`): the first builds `product_tree` pruned to the
+fields above (`PRUNED`) and the product id -> key map from it, wherever the tree is in the file; the
+second reads `vulnerabilities` one at a time, each pruned to `VULNERABILITY`.
 """
 
 from __future__ import annotations
@@ -32,9 +36,32 @@ from pipelines.vex.normalizers.base import (
     strings,
     text,
 )
-from pipelines.vex.normalizers.source import Source
+from pipelines.vex.normalizers.source import KEEP, Source
 
 LISTS = ("vulnerabilities",)
+# What of a product, a branch (nested at any depth) and the product tree the rules read. A rule that
+# reads another field must name it here (and in VULNERABILITY), or a large document never sees it: the
+# tests compare the two paths on every document.
+_PRODUCT = {"product_id": KEEP, "name": KEEP, "product_identification_helper": {"purl": KEEP, "cpe": KEEP}}
+_BRANCH: dict[str, object] = {"category": KEEP, "name": KEEP, "product": _PRODUCT}
+_BRANCH["branches"] = [_BRANCH]
+PRUNED = {
+    "product_tree": {
+        "branches": [_BRANCH],
+        "full_product_names": [_PRODUCT],
+        "relationships": [{"full_product_name": _PRODUCT}],
+        "product_groups": [{"group_id": KEEP, "product_ids": KEEP}],
+    }
+}
+_NAMING_PRODUCTS = {name: KEEP for name in ("category", "label", "date", "details", "product_ids", "group_ids")}
+VULNERABILITY = {
+    "cve": KEEP,
+    "ids": KEEP,
+    "product_status": KEEP,
+    "flags": [_NAMING_PRODUCTS],
+    "threats": [_NAMING_PRODUCTS],
+    "remediations": [_NAMING_PRODUCTS],
+}
 
 _STATUS = {
     "known_not_affected": "not_affected",
@@ -56,11 +83,12 @@ def normalize(source: Source) -> Normalized:
     result.document_timestamp = (
         parse_timestamp(tracking.get("current_release_date")) if isinstance(tracking, dict) else None
     )
-    tree = source.get("product_tree")
+    tree = source.take("product_tree")  # dropped once its products are resolved
     tree = as_object(tree, "product_tree") if tree is not None else {}
     products = _product_keys(tree, result)
     groups = _product_groups(tree, result)
-    vulnerabilities = source.items("vulnerabilities")
+    del tree
+    vulnerabilities = source.items("vulnerabilities", VULNERABILITY)
     if vulnerabilities is None:
         raise DocumentError("vulnerabilities is null, expected a list")
     for index, vulnerability in enumerate(vulnerabilities):

@@ -4,7 +4,9 @@
   `components` and `services` (nested at any depth). A BOM-Link (`urn:cdx:<serial>/<version>#<bom-ref>`,
   1.5+) naming this BOM (its `serialNumber` and `version`) resolves its `bom-ref` here; one naming
   another BOM, and a ref that matches no `bom-ref`, are kept as the product key as written (with a
-  note in the skip reasons, so they are never lost silently).
+  note in the skip reasons, so they are never lost silently); with `versions[]`, one statement per
+  entry keyed `<ref>@<version or range>` (a standalone VEX about another BOM's product, as in
+  CISA's use cases, states affected and unaffected versions of one ref in two vulnerabilities).
 - Product key: the component's `purl`, else its `cpe`, else `<name>@<version>`; with `versions[]` in
   the affects entry, one statement per entry, keyed `<purl without version, or name>@<version>` for a
   `version` entry and `<...>@<range>` (the `vers:` range as written) for a `range` entry.
@@ -57,8 +59,8 @@ _VERSION_STATUS = {"unaffected": "not_affected", "unknown": "under_investigation
 _BOM_LINK = "urn:cdx:"
 
 
-@dataclasses.dataclass(frozen=True)
-class _Component:
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Component:  # one per bom-ref of a large BOM: no __dict__ each
     identity: str | None  # purl, else cpe
     name: str | None
     version: str | None
@@ -144,16 +146,18 @@ def _product_keys(
         return []
     local = _local_ref(ref, this_bom)
     component = components.get(local) if local is not None else None
-    if component is None:
-        reason = "is a BOM-Link to another BOM" if ref.startswith(_BOM_LINK) and local is None else "matches no bom-ref"
-        result.skip(where, f"ref {ref!r} {reason}: kept as the product key as written")
-        return [(ref, None)]
     versions = [
         (text(v.get("version")) or text(v.get("range")), _version_status(v.get("status")))
         for v in (affect.get("versions") if isinstance(affect.get("versions"), list) else [])
         if isinstance(v, dict)
     ]
     versions = [(v, s) for v, s in versions if v is not None]
+    if component is None:
+        reason = "is a BOM-Link to another BOM" if ref.startswith(_BOM_LINK) and local is None else "matches no bom-ref"
+        result.skip(where, f"ref {ref!r} {reason}: kept as the product key as written")
+        if versions:  # a standalone VEX naming another BOM's product: one statement per version entry
+            return [(f"{ref}@{version}", status) for version, status in versions]
+        return [(ref, None)]
     if not versions:
         identity = component.identity
         if identity is None and component.name is None:
