@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from pipelines.core.object_store import ObjectStore
 from pipelines.core.requests import shorten
@@ -53,9 +53,40 @@ def batch_keys(store: ObjectStore, batch_id: str) -> dict[str, str]:
 
 @dataclass(slots=True)
 class Record:
+    """A record of a file. A JSON line comes as its `text` (`values` None): the validators parse and
+    validate it in one pass (pydantic's parser) and parse it apart only when it fails, for the messages."""
+
     file: str
     line: int
-    values: dict[str, Any]
+    values: dict[str, Any] | None
+    text: str | None = None
+
+
+def parsed(record: Record) -> Record:
+    """The record with its `values` (a JSON line parsed; not JSON or not an object: the one problem)."""
+    if record.values is not None:
+        return record
+    file, number = record.file, record.line
+    try:
+        values = json.loads(record.text or "")
+    except json.JSONDecodeError as exc:
+        return Record(file, number, {"": ImportBatchError(f"{file} line {number}: not JSON ({exc.msg})")})
+    except RecursionError:
+        return Record(file, number, {"": ImportBatchError(f"{file} line {number}: JSON nested too deep")})
+    if not isinstance(values, dict):
+        values = {"": ImportBatchError(f"{file} line {number}: not a JSON object")}
+    return Record(file, number, values)
+
+
+def _validated_text(record: Record, adapter: TypeAdapter, context: dict[str, Any] | None = None) -> Any:
+    """The valid row of a JSON line straight from its text, or None (then validate its parsed values,
+    which names every problem as before)."""
+    if record.text is None:
+        return None
+    try:
+        return adapter.validate_json(record.text, context=context)
+    except ValidationError:
+        return None
 
 
 @contextmanager
@@ -78,19 +109,8 @@ def _utf8_records(file: str, records: Iterator[Record]) -> Iterator[Record]:
 
 def _jsonl_records(file: str, text: io.TextIOBase) -> Iterator[Record]:
     for number, line in enumerate(text, start=1):
-        if not line.strip():
-            continue
-        try:
-            values = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Record(file, number, {"": ImportBatchError(f"{file} line {number}: not JSON ({exc.msg})")})
-            continue
-        except RecursionError:
-            yield Record(file, number, {"": ImportBatchError(f"{file} line {number}: JSON nested too deep")})
-            continue
-        if not isinstance(values, dict):
-            values = {"": ImportBatchError(f"{file} line {number}: not a JSON object")}
-        yield Record(file, number, values)
+        if line.strip():
+            yield Record(file, number, None, line)
 
 
 def _csv_records(file: str, text: io.TextIOBase) -> Iterator[Record]:
@@ -197,13 +217,16 @@ class ObjectValidator:
         self.known = ", ".join(registry.object_types)
 
     def row(self, record: Record) -> dict[str, Any] | None:
-        if _record_error(record, self.problems):
-            return None
-        try:
-            valid = self.rows.validate_python(record.values)
-        except ValidationError as exc:
-            self._refused(record, exc)
-            return None
+        valid = _validated_text(record, self.rows)
+        if valid is None:
+            record = parsed(record)
+            if _record_error(record, self.problems):
+                return None
+            try:
+                valid = self.rows.validate_python(record.values)
+            except ValidationError as exc:
+                self._refused(record, exc)
+                return None
         pending_id, type_name = valid["pending_object_id"], valid["object_type"]
         if pending_id in self.seen_ids:
             where = f"{record.file} line {record.line}"
@@ -250,14 +273,17 @@ class LinkValidator:
         self.seen_ids: dict[str, int] = {}
 
     def row(self, record: Record) -> dict[str, Any] | None:
-        if _record_error(record, self.problems):
-            return None
-        try:
-            valid = LINKS.validate_python(record.values, context=self.context)
-        except ValidationError as exc:
-            for problem in row_problems(record, exc, "a link", self.allowed):
-                self.problems.add(problem)
-            return None
+        valid = _validated_text(record, LINKS, self.context)
+        if valid is None:
+            record = parsed(record)
+            if _record_error(record, self.problems):
+                return None
+            try:
+                valid = LINKS.validate_python(record.values, context=self.context)
+            except ValidationError as exc:
+                for problem in row_problems(record, exc, "a link", self.allowed):
+                    self.problems.add(problem)
+                return None
         pending_id = valid["pending_link_id"]
         if pending_id in self.seen_ids:
             where = f"{record.file} line {record.line}"

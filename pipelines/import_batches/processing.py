@@ -398,12 +398,11 @@ def _levels(conn: Connection, batch: _Batch) -> list[str]:
     if not stuck:
         # Only the objects with a parent are written (loaded at level 0); one that existed waits for its
         # parents like the others (its stored `complete` goes).
-        found = sa.select(_leveling.c.level).where(_leveling.c.object_id == objects.c.id).scalar_subquery()
-        leveled = sa.select(_leveling.c.object_id)
+        # UPDATE ... FROM the leveling table (a join, not a lookup per object).
         conn.execute(
             objects.update()
-            .where(objects.c.batch_id == batch.pk, objects.c.id.in_(leveled))
-            .values(level=found, status=None)
+            .where(objects.c.batch_id == batch.pk, objects.c.id == _leveling.c.object_id)
+            .values(level=_leveling.c.level, status=None)
         )
         _level_links_created_apart(conn, batch)
     _leveling.drop(conn)

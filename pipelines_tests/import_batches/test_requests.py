@@ -104,3 +104,38 @@ def test_a_valid_object_row_is_the_staged_row_with_its_natural_key():
 def test_a_batch_id_outside_the_pattern_is_refused(batch_id):
     with pytest.raises(ImportBatchError, match=r"^batch id .* is not valid: use 1 to 64 letters"):
         check_batch_id(batch_id)
+
+
+def test_a_json_line_is_validated_from_its_text_to_the_same_row():
+    line = '{"pendingObjectId":"c","objectType":"component","slug":"api","name":"API"}\n'
+    assert ObjectValidator(REGISTRY, Problems()).row(Record("objects.jsonl", 2, None, line)) == {
+        "pending_object_id": "c", "object_type": "component", "natural_key": "api",
+        "fields": {"slug": "api", "name": "API"}, "line": 2,
+    }
+    link = '{"pendingLinkId":"l","linkType":"Dependent","linkTag":"ci_parent","objectId":"a","referenceId":"b",' \
+        '"separateDependentLinkCreate":true}\n'
+    assert LinkValidator(REGISTRY, Problems()).row(Record("links.jsonl", 3, None, link)) == {
+        "pending_link_id": "l", "link_type": "Dependent", "link_tag": "ci_parent", "object_id": "a",
+        "reference_id": "b", "separate_dependent_link_create": True, "line": 3,
+    }
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            '{"pendingObjectId": "c", "objectType": "component", "slug": "api"',
+            "objects.jsonl line 7: not JSON (Expecting ',' delimiter)",
+        ),
+        ('["c", "component"]', "objects.jsonl line 7: not a JSON object"),
+        ('{"pendingObjectId": "c", "objectType": "component", "slug": "api"}', "objects.jsonl line 7: name is missing"),
+        (
+            '{"pendingObjectId": "c", "objectType": "component", "slug": 7, "name": "API"}',
+            "objects.jsonl line 7: slug 7 is not a string",
+        ),
+    ],
+)
+def test_a_json_line_that_fails_is_named_like_its_parsed_values(line, expected):
+    problems = Problems()
+    assert ObjectValidator(REGISTRY, problems).row(Record("objects.jsonl", 7, None, line)) is None
+    assert problems.listed() == [expected]
