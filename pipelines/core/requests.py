@@ -10,6 +10,9 @@ value, e.g. `batchSize: -1: must be at least 1`.
 
 from __future__ import annotations
 
+import enum
+import json
+import sys
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
@@ -29,6 +32,14 @@ class Request(dg.Config):
 
     error: ClassVar[type[PipelinesError]] = PipelinesError
 
+    def __init__(self, **data: Any) -> None:
+        # Dagster's Config looks a choice (an Enum field) up by name before pydantic validates it, and
+        # that lookup raises TypeError on a list or an object: refused here as a validation error.
+        unhashable = _unhashable_choice(type(self), data)
+        if unhashable:
+            raise ValueError(unhashable)
+        super().__init__(**data)
+
     @classmethod
     def parse(cls, data: Any, *, source: str | None = None) -> Self:
         """`data` (a mapping with the seed's field names, or a model) as this request, or the domain's
@@ -44,6 +55,41 @@ class Request(dg.Config):
             return cls.model_validate(dict(data))
         except pydantic.ValidationError as exc:
             raise cls.error(prefix + validation_message(exc)) from None
+
+    @classmethod
+    def parse_json(cls, text: str | bytes, *, source: str) -> Self:
+        """JSON text (a queue message, a request file) as this request; any fault is one line of the
+        domain's error naming `source`."""
+        return cls.parse(json_value(text, source, cls.error), source=source)
+
+
+def json_value(text: str | bytes, source: str, error: type[PipelinesError]) -> Any:
+    """JSON text as a value, or `error` with one line: not UTF-8, not JSON, nested too deep, or a
+    number longer than Python reads (`json` raises RecursionError and a bare ValueError for these)."""
+    try:
+        return json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise error(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise error(f"{source}: not JSON ({exc})") from None
+    except RecursionError:
+        raise error(f"{source}: not JSON (nested too deep)") from None
+    except ValueError:
+        raise error(f"{source}: not JSON (a number has more than {sys.get_int_max_str_digits()} digits)") from None
+
+
+def _unhashable_choice(model: type[Request], data: Mapping[str, Any]) -> str | None:
+    """`field: value: is not one of ...` for a choice given as a list or an object, else None."""
+    for name, field in model.model_fields.items():
+        choices = field.annotation
+        key = field.alias if field.alias in data else name
+        if key not in data or not (isinstance(choices, type) and issubclass(choices, enum.Enum)):
+            continue
+        try:
+            hash(data[key])
+        except TypeError:
+            return f"{field.alias or name}: {shorten(data[key])}: is not one of {', '.join(str(c.value) for c in choices)}"
+    return None
 
 
 def validation_message(exc: pydantic.ValidationError) -> str:

@@ -41,14 +41,10 @@ def instant(studies: tuple[str, ...], end: str | None, tag: str | None) -> None:
 def run(request_file: str) -> None:
     """Run one export request read from a JSON file ('-': stdin), with the seed's field names."""
     try:
-        text = sys.stdin.read() if request_file == "-" else Path(request_file).read_text(encoding="utf-8")
+        content = sys.stdin.buffer.read() if request_file == "-" else Path(request_file).read_bytes()
     except OSError as exc:
         raise StudyExportError(f"request file {request_file!r}: {exc.strerror}") from None
-    try:
-        message = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise StudyExportError(f"request file {request_file!r}: not JSON ({exc})") from None
-    _export(ExportRequest.parse(message, source=f"request file {request_file!r}"))
+    _export(ExportRequest.parse_json(content, source=f"request file {request_file!r}"))
 
 
 def _export(request: ExportRequest) -> None:

@@ -43,6 +43,7 @@ from sqlalchemy.engine import Connection
 from pipelines.core.csv_files import CsvFile, GroupedCsvWriter
 from pipelines.core.database import Database, copy_out_csv, in_values
 from pipelines.core.progress import Progress
+from pipelines.core.requests import shorten
 from pipelines.core.object_store import ObjectNotFoundError, ObjectStore
 from pipelines.study_exports import publication
 from pipelines.study_exports.errors import StudyExportError
@@ -60,6 +61,7 @@ DEFAULT_CLOCK_SKEW = dt.timedelta(minutes=1)
 # A re-drive list holds at most this many record ids (one message each), so that an override
 # query stays within every backend's limit of bound parameters.
 MAX_OVERRIDE_RECORDS = 10_000
+SHOWN_UNKNOWN_STUDIES = 5
 _BATCH = 5_000
 _STUDIES_PER_QUERY = 1_000
 
@@ -194,9 +196,9 @@ def resolve_studies(database: Database, request: ExportRequest) -> list[str]:
         )
     missing = [s for s in request.study_whitelist if s not in found]
     if missing:
-        raise StudyExportError(
-            f"studyWhitelist: unknown study id(s) {', '.join(map(repr, missing))}; list only existing studies"
-        )
+        shown = ", ".join(shorten(s) for s in missing[:SHOWN_UNKNOWN_STUDIES])
+        more = f" and {len(missing) - SHOWN_UNKNOWN_STUDIES:,} more" if len(missing) > SHOWN_UNKNOWN_STUDIES else ""
+        raise StudyExportError(f"studyWhitelist: unknown study id(s) {shown}{more}; list only existing studies")
     return sorted(request.study_whitelist)
 
 

@@ -30,11 +30,7 @@ MESSAGES_TAG = "study_exports/redrive_messages"
 
 def parse_message(body: str) -> ExportRequest:
     """A re-drive message body as a request; `StudyExportError` says what is wrong with it."""
-    try:
-        message = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise StudyExportError(f"message: not JSON ({exc})") from None
-    return ExportRequest.parse(message, source="message")
+    return ExportRequest.parse_json(body, source="message")
 
 
 def batch_run_key(message_ids: list[str]) -> str:

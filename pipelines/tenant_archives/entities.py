@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from pipelines.core.requests import shorten
 from pipelines.tenant_archives.errors import TenantArchiveError
 from pipelines.tenant_archives.requests import DEFAULT_TENANT_COLUMN, tenant_problem
 
@@ -153,20 +154,20 @@ def schema_differences(archived: dict[str, list[list[object]]], target: dict[str
     problems = []
     for table in sorted(set(archived) | set(target)):
         if table not in target:
-            problems.append(f"table {table!r} is in the archive but not in the target database")
+            problems.append(f"table {shorten(table)} is in the archive but not in the target database")
         elif table not in archived:
-            problems.append(f"table {table!r} is in the target database but not in the archive")
+            problems.append(f"table {shorten(table)} is in the target database but not in the archive")
         else:
             ours = {c[0]: c for c in archived[table]}
             theirs = {c[0]: c for c in target[table]}
             for name in sorted(set(ours) | set(theirs)):
                 if name not in ours:
-                    problems.append(f"table {table!r}: column {name!r} is in the target database but not in the archive")
+                    problems.append(f"table {shorten(table)}: column {shorten(name)} is in the target database but not in the archive")
                 elif name not in theirs:
-                    problems.append(f"table {table!r}: column {name!r} is in the archive but not in the target database")
+                    problems.append(f"table {shorten(table)}: column {shorten(name)} is in the archive but not in the target database")
                 elif ours[name] != theirs[name]:
                     problems.append(
-                        f"table {table!r}: column {name!r} is {_show(ours[name])} in the archive "
+                        f"table {shorten(table)}: column {shorten(name)} is {_show(ours[name])} in the archive "
                         f"but {_show(theirs[name])} in the target database"
                     )
     return problems

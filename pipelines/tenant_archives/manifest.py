@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pipelines.core.requests import shorten
 from pipelines.tenant_archives.encryption import SCHEME
 from pipelines.tenant_archives.errors import TenantArchiveError
+from pipelines.tenant_archives.requests import is_identifier
 
 ENCRYPTION_SCHEMES = (SCHEME,)
 
@@ -21,6 +24,9 @@ ENCRYPTION_SCHEMES = (SCHEME,)
 FORMAT_VERSION = 2
 KNOWN_VERSIONS = (2,)
 MANIFEST_NAME = "manifest.json"
+# `{entity}.part-0001.csv` of a 63-character table name, with room to spare.
+MAX_FILE_NAME = 100
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def archive_prefix(tenant: str, job_id: str) -> str:
@@ -85,12 +91,14 @@ class Manifest:
             data = json.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
             raise TenantArchiveError(f"manifest {key!r} is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise TenantArchiveError(f"manifest {key!r} is not valid JSON: nested too deep") from None
         if not isinstance(data, dict):
             raise TenantArchiveError(f"manifest {key!r} is not a JSON object")
         version = data.get("format_version")
         if version not in KNOWN_VERSIONS:
             raise TenantArchiveError(
-                f"manifest {key!r} has format_version {version!r}; this version of pipelines reads "
+                f"manifest {key!r} has format_version {shorten(version)}; this version of pipelines reads "
                 f"{', '.join(map(str, KNOWN_VERSIONS))}"
             )
         fields = {
@@ -105,22 +113,24 @@ class Manifest:
         for name, kind in fields.items():
             if not isinstance(data.get(name), kind):
                 raise TenantArchiveError(
-                    f"manifest {key!r}: field {name!r} is {data.get(name)!r}, expected a {kind.__name__}"
+                    f"manifest {key!r}: field {name!r} is {shorten(data.get(name))}, expected a {kind.__name__}"
                 )
         try:
             dt.datetime.fromisoformat(data["created_at"])
         except ValueError:
             raise TenantArchiveError(
-                f"manifest {key!r}: field 'created_at' is {data['created_at']!r}, not an ISO 8601 time"
+                f"manifest {key!r}: field 'created_at' is {shorten(data['created_at'])}, not an ISO 8601 time"
             ) from None
         for table, columns in data["schema"].items():
+            if not is_identifier(table):
+                raise TenantArchiveError(f"manifest {key!r}: schema table {shorten(table)} is not a table name")
             if not isinstance(columns, list) or not all(_is_column(c) for c in columns):
                 raise TenantArchiveError(
-                    f"manifest {key!r}: schema[{table!r}] is not a list of [name, kind, nullable, primary_key]"
+                    f"manifest {key!r}: schema[{shorten(table)}] is not a list of [name, kind, nullable, primary_key]"
                 )
         encryption = data.get("encryption")
         if encryption not in (None, *ENCRYPTION_SCHEMES):
-            raise TenantArchiveError(f"manifest {key!r}: encryption {encryption!r} is not one this version reads")
+            raise TenantArchiveError(f"manifest {key!r}: encryption {shorten(encryption)} is not one this version reads")
         files = [_parse_file(item, key, index) for index, item in enumerate(data["files"])]
         return cls(
             **{name: data[name] for name in fields if name != "files"},
@@ -146,8 +156,14 @@ def _parse_file(item: Any, key: str, index: int) -> ArchivedFile:
     for name, kind in kinds.items():
         if not isinstance(item.get(name), kind) or isinstance(item.get(name), bool):
             raise TenantArchiveError(
-                f"manifest {key!r}: files[{index}].{name} is {item.get(name)!r}, expected a {kind.__name__}"
+                f"manifest {key!r}: files[{index}].{name} is {shorten(item.get(name))}, expected a {kind.__name__}"
             )
-    if "/" in item["name"] or item["name"] in ("", ".", ".."):
-        raise TenantArchiveError(f"manifest {key!r}: files[{index}].name {item['name']!r} is not a file name")
+    if not _SHA256.fullmatch(item["sha256"]):
+        raise TenantArchiveError(f"manifest {key!r}: files[{index}].sha256 {shorten(item['sha256'])} is not 64 hex digits")
+    if not is_identifier(item["entity"]):
+        raise TenantArchiveError(f"manifest {key!r}: files[{index}].entity {shorten(item['entity'])} is not a table name")
+    if not all(isinstance(column, str) for column in item["columns"]):
+        raise TenantArchiveError(f"manifest {key!r}: files[{index}].columns {shorten(item['columns'])} are not column names")
+    if any(c in item["name"] for c in "/\\\x00") or item["name"] in ("", ".", "..") or len(item["name"]) > MAX_FILE_NAME:
+        raise TenantArchiveError(f"manifest {key!r}: files[{index}].name {shorten(item['name'])} is not a file name")
     return ArchivedFile(**{name: item[name] for name in kinds})

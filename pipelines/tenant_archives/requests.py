@@ -45,8 +45,13 @@ def _tenant(value: str) -> str:
     return value
 
 
+def is_identifier(value: object) -> bool:
+    """A table or column name as archives and requests take it: letters, digits and '_', at most 63."""
+    return isinstance(value, str) and _IDENTIFIER.fullmatch(value) is not None
+
+
 def _identifier(value: str) -> str:
-    if not _IDENTIFIER.match(value):
+    if not is_identifier(value):
         raise ValueError("is not a table or column name: letters, digits and '_', at most 63, not starting with a digit")
     return value
 

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 
 from pipelines.core.database import Database
 from pipelines.core.object_store import ObjectStore
+from pipelines.core.requests import shorten
 from pipelines.core.rfc4180 import CsvFormatError, read_records
 from pipelines.tenant_archives.archive import ArchiveKeys
 from pipelines.tenant_archives.encryption import DecryptingReader, DecryptionError
@@ -57,6 +58,7 @@ from pipelines.tenant_archives.values import decoder
 
 log = logging.getLogger(__name__)
 _CHUNK = 1024 * 1024
+SHOWN_DIFFERENCES = 5
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,8 @@ def verify_schema(manifest: Manifest, entities: Sequence[Entity], manifest_key: 
         f"the manifest's schema does not hash to its schema_fingerprint {manifest.schema_fingerprint}"
     ]
     raise TenantArchiveError(
-        f"the schema of the target database differs from archive {manifest_key!r}: " + "; ".join(differences)
+        f"the schema of the target database differs from archive {manifest_key!r}: " + "; ".join(differences[:SHOWN_DIFFERENCES])
+        + (f" (and {len(differences) - SHOWN_DIFFERENCES} more)" if len(differences) > SHOWN_DIFFERENCES else "")
     )
 
 
@@ -245,25 +248,25 @@ def files_by_entity(manifest: Manifest, where: str) -> dict[str, list[ArchivedFi
     names: set[str] = set()
     for listed in manifest.files:
         if listed.entity not in manifest.schema:
-            raise TenantArchiveError(f"manifest {where!r}: file {listed.name!r} is of unknown entity {listed.entity!r}")
+            raise TenantArchiveError(f"manifest {where!r}: file {shorten(listed.name)} is of unknown entity {shorten(listed.entity)}")
         if listed.name in names:
-            raise TenantArchiveError(f"manifest {where!r}: file {listed.name!r} is listed twice")
+            raise TenantArchiveError(f"manifest {where!r}: file {shorten(listed.name)} is listed twice")
         names.add(listed.name)
         if sorted(listed.columns) != sorted(c[0] for c in manifest.schema[listed.entity]):
             raise TenantArchiveError(
-                f"manifest {where!r}: file {listed.name!r} columns {listed.columns} are not those of {listed.entity!r}"
+                f"manifest {where!r}: file {shorten(listed.name)} columns {shorten(listed.columns)} are not those of {listed.entity!r}"
             )
         files.setdefault(listed.entity, []).append(listed)
     for entity in manifest.schema:
         parts = sorted(files.get(entity, []), key=lambda f: f.part)
         if not parts:
             raise TenantArchiveError(
-                f"manifest {where!r}: entity {entity!r} of the archive's schema has no file: the archive is incomplete"
+                f"manifest {where!r}: entity {shorten(entity)} of the archive's schema has no file: the archive is incomplete"
             )
         expected = [f"{entity}.csv"] if len(parts) == 1 else [f"{entity}.part-{n:04d}.csv" for n in range(1, len(parts) + 1)]
         if [f.name for f in parts] != expected or [f.part for f in parts] != list(range(1, len(parts) + 1)):
             raise TenantArchiveError(
-                f"manifest {where!r}: entity {entity!r} lists files {[f.name for f in parts]}, expected {expected}"
+                f"manifest {where!r}: entity {shorten(entity)} lists files {shorten([f.name for f in parts])}, expected {shorten(expected)}"
             )
         files[entity] = parts
     return files

@@ -20,6 +20,7 @@ from typing import IO
 
 from pipelines.core.database import Database
 from pipelines.core.object_store import ObjectStore
+from pipelines.core.requests import shorten
 from pipelines.tenant_archives.archive import ArchiveKeys
 from pipelines.tenant_archives.entities import check_tenant
 from pipelines.tenant_archives.errors import TenantArchiveError
@@ -144,7 +145,7 @@ def upload_archive(store: ObjectStore, source_path: Path, new_tenant: str, keys:
         names = source.names()
         for listed in checked.manifest.files:
             if listed.name not in names:
-                raise TenantArchiveError(f"archive file {listed.name!r} listed in the manifest is missing from {where!r}")
+                raise TenantArchiveError(f"archive file {shorten(listed.name)} listed in the manifest is missing from {where!r}")
             with source.open(listed.name) as opened:
                 check_file(opened, listed, f"{where}/{listed.name}", source.size(listed.name), bool(checked.manifest.encryption), keys)
         prefix = f"uploads/{new_tenant}/{uuid.uuid4()}/"

@@ -1,6 +1,7 @@
 """Fuzzing the batch file parsers (hypothesis, fixed seed, bounded examples): random and mutated
 `objects` / `links` files, JSON lines and CSV, never raise anything but ImportBatchError, and a batch
-they put in `error` has nothing written (no pending object or link, nothing created)."""
+they put in `error` has nothing written (no pending object or link, no status or awaited step, no
+catalog row created: every table but the batch's own row holds what it held; both backends)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,23 @@ from hypothesis import strategies as st
 from pipelines.import_batches.creators import REGISTRY
 from pipelines.import_batches.errors import ImportBatchError
 from pipelines.import_batches.processing import load_batch
-from pipelines.import_batches.tables import import_batches, import_pending_links, import_pending_objects
+from pipelines.import_batches.tables import (
+    import_awaiting_steps,
+    import_batches,
+    import_link_statuses,
+    import_object_statuses,
+    import_pending_links,
+    import_pending_objects,
+)
+from pipelines.posture import tables as catalog
+from pipelines_tests.support.snapshots import table_rows
 
 from .conftest import catalog_roots, ci, rows
+
+WRITTEN_TABLES = (import_pending_objects, import_pending_links, import_object_statuses, import_link_statuses,
+                  import_awaiting_steps, catalog.services, catalog.components, catalog.boundaries,
+                  catalog.responsibilities, catalog.component_instances, catalog.component_instance_responsibilities,
+                  catalog.component_instance_responsibility_fulfillments)
 
 FUZZ = settings(
     max_examples=40,
@@ -92,6 +107,7 @@ def test_batch_files_refuse_with_import_batch_error_only_and_write_nothing(datab
     for name, content in [objects, *([links] if links else [])]:
         local_store.put_bytes(f"imports/inbox/{batch_id}/{name}", content)
 
+    before = table_rows(database, WRITTEN_TABLES)
     try:
         load_batch(database, local_store, batch_id, REGISTRY)
     except ImportBatchError:
@@ -101,6 +117,7 @@ def test_batch_files_refuse_with_import_batch_error_only_and_write_nothing(datab
     if status == "error":
         for table in (import_pending_objects, import_pending_links):
             assert rows(database, sa.select(sa.func.count()).where(table.c.batch_id == pk)) == [(0,)]
+        assert table_rows(database, WRITTEN_TABLES) == before
     else:
         assert status == "pending"
 

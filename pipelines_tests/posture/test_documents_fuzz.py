@@ -1,5 +1,6 @@
 """Fuzzing the posture document parser: random and mutated documents raise nothing but PostureError,
-and an import they fail writes nothing. A fixed seed (derandomize) and bounded examples keep it a few
+and an import they fail writes nothing (every posture table holds the same rows, the object store the
+same objects; both backends). A fixed seed (derandomize) and bounded examples keep it a few
 seconds long and repeatable."""
 
 from __future__ import annotations
@@ -7,18 +8,29 @@ from __future__ import annotations
 import io
 import json
 
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pipelines.core.database import Database
 from pipelines.core.object_store import LocalObjectStore
 from pipelines.posture.documents import DocumentReader, DocumentSource, ErrorCollector, check_object_shape
 from pipelines.posture.errors import PostureError
 from pipelines.posture.lite_import import import_lite_dynamic_state
 from pipelines.posture.requests import ImportRequest
+from pipelines.posture.tables import (
+    boundaries,
+    component_instance_responsibilities,
+    component_instance_responsibility_fulfillments,
+    component_instances,
+    components,
+    responsibilities,
+    services,
+)
+from pipelines_tests.support.snapshots import store_objects, table_rows
 
-from .conftest import SERVICES, lite_object, table_counts
+from .conftest import SERVICES, lite_object
+
+POSTURE_TABLES = (services, components, boundaries, responsibilities, component_instances,
+                  component_instance_responsibilities, component_instance_responsibility_fulfillments)
 
 VALID = json.dumps(
     {"liteDynamicStateObjects": [lite_object(), lite_object(service=SERVICES[1], component="SERVICE")], "config": "INSERT"}
@@ -65,22 +77,18 @@ def test_random_and_mutated_documents_raise_only_posture_error(data, chunk_chars
         assert "\n" not in str(exc)
 
 
-@pytest.fixture
-def database(sqlite_url: str) -> Database:
-    """SQLite only: the import's refusal happens before any write, whatever the backend."""
-    db = Database(sqlite_url)
-    db.upgrade()
-    return db
-
-
-@settings(FUZZ, max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.one_of(mutated(), st.binary(max_size=100)))
-def test_an_import_of_a_refused_document_writes_nothing(catalog, tmp_path, data):
+@settings(FUZZ, max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(mutated(), st.binary(max_size=100)), replace_all=st.booleans())
+def test_an_import_of_a_refused_document_writes_nothing(catalog, tmp_path, data, replace_all):
+    """Both backends; a REPLACE_ALL import first writes its backup, so the store is compared too."""
     database, path = catalog.database, tmp_path / "fuzzed.json"
-    before = table_counts(database)
+    store = LocalObjectStore(str(tmp_path / "store"))
+    if replace_all:
+        data = data.replace(b'"INSERT"', b'"REPLACE_ALL"')
+    rows, objects = table_rows(database, POSTURE_TABLES), store_objects(store)
     path.write_bytes(data)
     try:
-        import_lite_dynamic_state(database, LocalObjectStore(str(tmp_path / "store")), DocumentSource(path=str(path)),
-                                  ImportRequest())
-    except PostureError:
-        assert table_counts(database) == before
+        import_lite_dynamic_state(database, store, DocumentSource(path=str(path)), ImportRequest())
+    except PostureError as exc:
+        assert "\n" not in str(exc)
+        assert (table_rows(database, POSTURE_TABLES), store_objects(store)) == (rows, objects)

@@ -60,3 +60,20 @@ def test_exports_current_lists_each_studys_current_files_of_a_window(app_databas
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out) == {"s2": {"manifest": summary["manifest"], "files": summary["keys"]}}
     assert summary["keys"] == [f"study_exports/exports/{summary['export_id']}/instant/20161003T000000Z--20161003T235900Z/s2/walk.csv"]
+
+
+def test_a_request_ending_in_year_1_is_one_line_exit_2_and_writes_nothing(app_database, tmp_path, capsys):
+    from pipelines.study_exports.tables import study_export_log, study_export_times
+    from pipelines_tests.support.snapshots import table_rows
+
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps({"exportType": "DAILY", "endDateTime": "0001-01-01T00:00:00Z"}))
+    before = table_rows(app_database, [study_export_times, study_export_log])
+
+    assert main(["exports", "run", str(path)]) == 2
+
+    assert capsys.readouterr().err == (
+        f"error: request file {str(path)!r}: endDateTime: 0001-01-01T00:00:00Z is too early: "
+        "a DAILY window before it would start before year 1\n"
+    )
+    assert table_rows(app_database, [study_export_times, study_export_log]) == before

@@ -485,3 +485,22 @@ def test_a_file_failing_mid_stream_redrives_all_its_records_and_keeps_the_others
     )
     assert store.get_bytes(result.redrive_keys[0]).decode().count("\n") == 4007
     assert [k for k in (i.key for i in store.list("study_exports/exports/")) if "/s2/" in k] == []
+
+
+def test_a_whitelist_of_70000_studies_is_one_parameter_and_unknown_ids_are_shortened(seeded):
+    from pipelines.study_exports.export import resolve_studies
+    from pipelines.study_exports.tables import studies
+
+    names = [f"study-{i:05d}" for i in range(70_000)]  # past PostgreSQL's 65,535 bound parameters
+    with seeded.begin() as conn:
+        conn.execute(studies.insert(), [{"study_id": name, "name": name} for name in names])
+    request = ExportRequest.parse({"exportType": "INSTANT", "studyWhitelist": [*reversed(names), "s1"]})
+    assert resolve_studies(seeded, request) == ["s1", *names]
+
+    unknown = ExportRequest.parse({"exportType": "INSTANT", "studyWhitelist": [f"gone-{i}" for i in range(70_000)]})
+    with pytest.raises(StudyExportError) as raised:
+        resolve_studies(seeded, unknown)
+    assert str(raised.value) == (
+        "studyWhitelist: unknown study id(s) 'gone-0', 'gone-1', 'gone-2', 'gone-3', 'gone-4' and 69,995 more; "
+        "list only existing studies"
+    )

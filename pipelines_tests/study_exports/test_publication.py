@@ -267,3 +267,24 @@ def test_disjoint_study_sets_export_at_once_and_identical_requests_export_once(p
     store = LocalObjectStore(root)
     assert sorted(exported_ids(store, _listed_keys(store))) == ["r02", "r03", "r04", "r05", "r07", "r08"]
     assert read_export_times(pg_database) == {"s1": at("10-04 00:00"), "s2": at("10-04 00:00")}
+
+
+def test_a_connection_lost_mid_export_is_one_line_and_nothing_is_half_written(pg_database, tmp_path, postgres_server):
+    from pipelines.core.errors import ConnectionLostError
+    from pipelines.core.runner import user_error
+
+    seed(pg_database)
+    admin = sa.make_url(postgres_server).set(drivername="postgresql").render_as_string(hide_password=False)
+    failing = _TerminatingStore(tmp_path / "objects", admin)
+
+    with pytest.raises((sa.exc.OperationalError, psycopg.OperationalError)) as raised:
+        export(pg_database, failing, exportType="DAILY", endDateTime=DAILY_END)
+
+    error = user_error(raised.value)  # what the CLI prints after "error: ", and the run's failure reason
+    assert isinstance(error, ConnectionLostError) and "\n" not in str(error)
+    assert str(error).startswith("the database connection failed or was lost: ")
+    assert str(error).endswith("; what was committed before stays, the rest was rolled back")
+    assert failing.ended == [(True,)]
+    assert published_manifests(failing) == [] and _listed_keys(failing) == []
+    assert read_export_times(pg_database) == {"s1": None, "s2": None, "s3": None}  # not moved
+    assert (count_rows(pg_database, study_export_log), count_rows(pg_database, study_exports_under_way)) == (0, 0)
