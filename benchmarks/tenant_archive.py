@@ -10,7 +10,8 @@ measures, in the same run and on the same rows:
     transaction (the baseline of the restore);
   - restore, plain and encrypted, each into a fresh schema, each in its own process.
 Goals: archive <= 1.5x COPY TO, restore <= 1.5x COPY FROM, encryption adds <= 0.3x (of COPY).
-Prints the load average beside every run, time per row and peak memory.
+Prints the load average beside every run, time per row and peak memory, and the disk a size takes
+(source tables, files of one run), to tell whether ten times the size fits.
 
     .venv/bin/python benchmarks/tenant_archive.py                            # 1M events, three runs
     .venv/bin/python benchmarks/tenant_archive.py --events 100000 --runs 1   # for development
@@ -154,6 +155,7 @@ def one_run(url: str, source: Database, tmp: Path) -> dict:
         done = _in_child("restore", target.url.render_as_string(hide_password=False), str(tmp / "objects"), sealed["key"], encrypted=True)
         r.update(restore_enc=done["seconds"], restore_enc_peak=done["peak_mib"])
     r["load_after"] = _load()
+    r["files_gib"] = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()) / 2**30
     shutil.rmtree(tmp / "objects", ignore_errors=True)
     return r
 
@@ -166,6 +168,7 @@ def run_size(url: str, events: int, runs: int) -> list[dict]:
         with database.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
         print(f"  generated {events:,} events in {time.monotonic() - started:.1f} s", flush=True)
+        _print_disk(database)
         results = []
         for number in range(1, runs + 1):
             with tempfile.TemporaryDirectory(dir=os.environ.get("PIPELINES_BENCH_TMP")) as tmp:
@@ -173,6 +176,18 @@ def run_size(url: str, events: int, runs: int) -> list[dict]:
             results.append(r)
             _print_run(number, r)
         return results
+
+
+def _print_disk(database: Database) -> None:
+    """What a size takes, to tell whether ten times it fits: the source schema, and the free disk
+    where the files go (one run holds COPY TO's files and two archives, and three restored copies)."""
+    with database.begin() as conn:
+        used = conn.scalar(sa.text(
+            "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+        ))
+    free = shutil.disk_usage(os.environ.get("PIPELINES_BENCH_TMP") or tempfile.gettempdir()).free
+    print(f"  source tables {int(used or 0) / 2**30:.2f} GiB, free disk {free / 2**30:.0f} GiB", flush=True)
 
 
 def _print_run(number: int, r: dict) -> None:
@@ -187,7 +202,8 @@ def _print_run(number: int, r: dict) -> None:
         f"decryption adds {(r['restore_enc'] - r['restore']) / r['copy_from']:.2f}x (goal <= 0.3x)\n"
         f"    per row: archive {r['archive'] * per_row:.2f} us, restore {r['restore'] * per_row:.2f} us   "
         f"peak RSS: archive {r['archive_peak']:.0f} MiB (encrypted {r['archive_enc_peak']:.0f}), "
-        f"restore {r['restore_peak']:.0f} MiB (encrypted {r['restore_enc_peak']:.0f})",
+        f"restore {r['restore_peak']:.0f} MiB (encrypted {r['restore_enc_peak']:.0f})   "
+        f"files {r['files_gib']:.2f} GiB",
         flush=True,
     )
 

@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from typing import Any
@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 
 from pipelines.core.errors import ConfigurationError
+from pipelines.core.rfc4180 import CsvFormatError
 from pipelines.core.secrets import mask
 from pipelines.core.settings import PIPELINES_DATABASE_URL, default_database_url
 
@@ -263,6 +264,68 @@ def copy_out_csv(conn: Connection, query: sa.Select) -> Iterator[memoryview]:
     raw = conn.connection.driver_connection
     with raw.cursor() as cursor, cursor.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.params) as copy:
         yield from copy
+
+
+CsvConversion = Callable[[sa.ColumnElement[Any]], sa.ColumnElement[Any]]
+_STAGE = sa.table("pipelines_csv_stage", schema="pg_temp")  # this session's own, dropped at commit at the latest
+
+
+def copy_in_csv(
+    conn: Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    chunks: Iterable[bytes],
+    convert: Mapping[str, CsvConversion] | None = None,
+) -> int:
+    """PostgreSQL: load one CSV document (UTF-8, a header row naming `columns` in order, NULL an
+    empty unquoted field, `""` the empty string) into `table`, parsed by the server; returns the
+    rows of the file. Inside the caller's transaction, so a later failure rolls it back too.
+
+    Without `convert`: `COPY table (columns) FROM STDIN WITH (FORMAT csv, HEADER MATCH)`. With it
+    (column -> expression over that column's CSV text): the file is copied into a temporary table
+    with the target's own types except the converted columns (text), then `INSERT INTO table SELECT`
+    the converted columns' expressions and the others as they are. A bad file raises `CsvFormatError`
+    with the server's message and where it was (line, column). The SQLite path beside it:
+    `core.rfc4180.read_records` and `Database.bulk_insert`.
+    """
+    convert = convert or {}
+    prep = conn.dialect.identifier_preparer
+    quoted = ", ".join(prep.quote(c) for c in columns)
+    target, stage_name = prep.format_table(table), prep.format_table(_STAGE)
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cursor:
+        into = target
+        if convert:
+            staged = ", ".join(
+                f"CAST(NULL AS TEXT) AS {prep.quote(c)}" if c in convert else prep.quote(c) for c in columns
+            )
+            cursor.execute(f"CREATE TEMPORARY TABLE {stage_name} ON COMMIT DROP AS SELECT {staged} FROM {target} WITH NO DATA")
+            into = stage_name
+        count = _copy_csv(cursor, f"COPY {into} ({quoted}) FROM STDIN WITH (FORMAT csv, HEADER MATCH, ENCODING 'UTF8')", chunks)
+        if convert:
+            stage = sa.table(_STAGE.name, *(sa.column(c) for c in columns), schema=_STAGE.schema)
+            select = sa.select(*(convert[c](stage.c[c]) if c in convert else stage.c[c] for c in columns))
+            insert = sa.insert(table).from_select(list(columns), select)
+            try:
+                conn.execute(insert)
+            except sa.exc.DataError as exc:
+                raise CsvFormatError(_first_line(exc)) from None
+            cursor.execute(f"DROP TABLE {stage_name}")  # the next file stages its own columns
+    return count
+
+
+def _copy_csv(cursor: Any, statement: str, chunks: Iterable[bytes]) -> int:
+    import psycopg
+
+    try:
+        with cursor.copy(statement) as copy:
+            for chunk in chunks:
+                copy.write(chunk)
+    except psycopg.DataError as exc:  # class 22: the file's text, not the database, is wrong
+        context = (exc.diag.context or "").splitlines()
+        where = context[0].removeprefix("COPY ").split(", ", 1)[-1] if context else ""
+        raise CsvFormatError(f"{exc.diag.message_primary} ({where})" if where else str(exc)) from None
+    return cursor.rowcount
 
 
 class OneOf(sa.sql.ColumnElement[bool]):

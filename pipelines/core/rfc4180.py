@@ -15,6 +15,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
 from decimal import Decimal
 from typing import IO, Any
 
@@ -114,3 +115,50 @@ def read_records(source: IO[str]) -> Iterator[list[str | None]]:
         yield parse_record(record, start_line)
     if pending:
         raise CsvFormatError(f"line {start_line}: a quoted field is never closed")
+
+
+def with_first_field(chunks: Iterable[bytes], expected: str, replacement: str) -> Iterator[bytes]:
+    """The CSV document in `chunks` (bytes, any split) with every record's first field, which must
+    be `expected` unquoted, made `replacement` (unquoted too: neither may need quotes); the header
+    record is passed as it is. Raises `CsvFormatError` naming the first record that does not start
+    with `expected`.
+
+    A record starts on a line that does not continue a quoted field: one whose predecessors hold an
+    even number of quotes (quotes inside a field are doubled). A block of lines where no line has an
+    odd number of quotes is done with `bytes.replace`; others line by line.
+    """
+    old, new = (expected + ",").encode(), (replacement + ",").encode()
+    carry, inside, number = b"", False, 0
+    pieces = iter(chunks)
+    while True:
+        chunk = next(pieces, None)
+        if chunk is None:
+            if not carry:
+                return
+            block, carry = carry, b""
+        else:
+            block = carry + chunk
+            cut = block.rfind(b"\n") + 1
+            if not cut:
+                carry = block
+                continue
+            block, carry = block[:cut], block[cut:]
+        lines = block.split(b"\n")
+        ends = len(lines) - 1  # line ends in the block
+        if not inside and number and not any(map((1).__and__, map(bytes.count, lines, repeat(b'"')))):
+            if block.startswith(old) and block.count(b"\n" + old) == ends - (chunk is not None):
+                number += ends + (chunk is None)
+                yield new + block[len(old) :].replace(b"\n" + old, b"\n" + new)
+                continue
+        for at, line in enumerate(lines):
+            if at == ends and not line:
+                break  # after the block's last line end
+            if not inside:
+                number += 1
+                if number > 1:
+                    if not line.startswith(old):
+                        raise CsvFormatError(f"record {number}: its first field is not {expected!r}")
+                    lines[at] = new + line[len(old) :]
+            if line.count(b'"') & 1:
+                inside = not inside
+        yield b"\n".join(lines)

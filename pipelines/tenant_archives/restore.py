@@ -6,7 +6,8 @@ recorded; every entity of the archive's schema has its file set (parts 1..n, zer
 included) and nothing else is listed; every file is present with its byte size and sha256 (and an
 encrypted one opens with the key); the logical schema fingerprint equals the target database's; the
 new tenant has no rows and no other restore is filling it. Then every file loads in one transaction
-(binary COPY on PostgreSQL), parents before children, with the tenant column set to the new tenant,
+(on PostgreSQL the server parses it, `COPY ... FROM STDIN WITH (FORMAT csv)`; on SQLite this module),
+parents before children, each record's tenant (which must be the archive's) set to the new tenant,
 and each file's row count is checked against the manifest as it loads: a mismatch rolls it all back.
 
 Keys: every entity table's primary key starts with the tenant column (natural composite keys, see
@@ -18,21 +19,22 @@ does not include the tenant column is refused before anything is written.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
 import sqlalchemy as sa
 
-from pipelines.core.database import Database
+from pipelines.core.database import Database, copy_in_csv
 from pipelines.core.object_store import ObjectStore
 from pipelines.core.requests import shorten
-from pipelines.core.rfc4180 import CsvFormatError, read_records
+from pipelines.core.rfc4180 import CsvFormatError, read_records, with_first_field
 from pipelines.tenant_archives.archive import ArchiveKeys
 from pipelines.tenant_archives.encryption import DecryptingReader, DecryptionError
 from pipelines.tenant_archives.entities import (
@@ -54,7 +56,7 @@ from pipelines.tenant_archives.jobs import try_lock_tenant_restore
 from pipelines.tenant_archives.manifest import ArchivedFile, Manifest, folder_of
 from pipelines.tenant_archives.settings import ARCHIVE_ENCRYPTION_KEY
 from pipelines.tenant_archives.tables import backup_jobs
-from pipelines.tenant_archives.values import decoder
+from pipelines.tenant_archives.values import decoder, pg_conversion
 
 log = logging.getLogger(__name__)
 _CHUNK = 1024 * 1024
@@ -218,9 +220,8 @@ def restore_archive(
             counts[entity.name] = 0
             for listed in checked.files[entity.name]:
                 key = folder_of(manifest_key) + listed.name
-                with _opened(store, key, manifest, keys) as text:
-                    rows = _decoded_rows(text, key, listed, entity, database.dialect, column, new_tenant)
-                    loaded = database.bulk_insert(conn, entity.table, rows, columns=listed.columns)
+                with _opened(store, key, manifest, keys) as source:
+                    loaded = _load_file(database, conn, source, key, listed, entity, column, manifest.tenant, new_tenant)
                 if loaded != listed.rows:
                     raise TenantArchiveError(
                         f"archive file {key!r} has {loaded} rows, the manifest says {listed.rows}: nothing was restored"
@@ -233,13 +234,51 @@ def restore_archive(
 
 
 @contextlib.contextmanager
-def _opened(store: ObjectStore, key: str, manifest: Manifest, keys: ArchiveKeys) -> Iterator[io.TextIOWrapper]:
+def _opened(store: ObjectStore, key: str, manifest: Manifest, keys: ArchiveKeys) -> Iterator[IO[bytes]]:
+    """The plaintext bytes of an archive file, streamed (decrypted as they are read)."""
     with store.open_read(key) as raw:
         source: IO[bytes] = raw
         if manifest.encryption:
             assert keys.encryption is not None
             source = io.BufferedReader(DecryptingReader(raw, keys.encryption), buffer_size=_CHUNK)
-        yield io.TextIOWrapper(source, encoding="utf-8", newline="")
+        yield source
+
+
+def _load_file(
+    database: Database,
+    conn: sa.Connection,
+    source: IO[bytes],
+    key: str,
+    listed: ArchivedFile,
+    entity: Entity,
+    tenant_column: str,
+    source_tenant: str,
+    new_tenant: str,
+) -> int:
+    """Insert one archive file's rows under `new_tenant`; returns how many the file held.
+
+    Every record's tenant must be the archive's (`source_tenant`). PostgreSQL parses the file itself
+    (`core.database.copy_in_csv`): the archive's text is what its CSV input reads, except bytes
+    (base64), converted on the way in (`values.pg_conversion`), and the tenant, renamed in the byte
+    stream (`core.rfc4180.with_first_field`). SQLite: parsed and decoded here, inserted in chunks."""
+    try:
+        if database.is_postgres:
+            convert = {c.name: f for c in entity.columns if (f := pg_conversion(c.kind, entity.table.c[c.name]))}
+            chunks: Iterable[bytes] = iter(functools.partial(source.read, _CHUNK), b"")
+            if listed.columns[0] == tenant_column and len(listed.columns) > 1:
+                # The tenant is each record's first field: renamed in the stream, so that a table
+                # without bytes goes straight into its table (no staging copy).
+                chunks = with_first_field(chunks, source_tenant, new_tenant)
+            else:
+                convert[tenant_column] = lambda _text: sa.literal(new_tenant, sa.String)
+            return copy_in_csv(conn, entity.table, listed.columns, chunks, convert)
+        text = io.TextIOWrapper(source, encoding="utf-8", newline="")
+        rows = _decoded_rows(text, key, listed, entity, database.dialect, tenant_column, source_tenant, new_tenant)
+        return database.bulk_insert(conn, entity.table, rows, columns=listed.columns)
+    except CsvFormatError as exc:
+        raise TenantArchiveError(f"archive file {key!r}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise TenantArchiveError(f"archive file {key!r}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
 def files_by_entity(manifest: Manifest, where: str) -> dict[str, list[ArchivedFile]]:
@@ -270,6 +309,8 @@ def files_by_entity(manifest: Manifest, where: str) -> dict[str, list[ArchivedFi
             )
         files[entity] = parts
     return files
+
+
 def _decoded_rows(
     text: io.TextIOWrapper,
     key: str,
@@ -277,6 +318,7 @@ def _decoded_rows(
     entity: Entity,
     dialect: str,
     tenant_column: str,
+    source_tenant: str,
     new_tenant: str,
 ) -> Iterator[list[Any]]:
     kinds = {c.name: c.kind for c in entity.columns}
@@ -284,21 +326,20 @@ def _decoded_rows(
     tenant_index = listed.columns.index(tenant_column)
     width = len(listed.columns)
     records = read_records(text)
-    try:
-        header = next(records, None)
-        if header != listed.columns:
-            raise TenantArchiveError(f"archive file {key!r}: header {header} is not the manifest's {listed.columns}")
-        for number, record in enumerate(records, start=2):
-            if len(record) != width:
-                raise TenantArchiveError(f"archive file {key!r}: record {number} has {len(record)} fields, expected {width}")
-            try:
-                values = [None if field is None else decode(field) for decode, field in zip(decoders, record)]
-            except (ValueError, TypeError) as exc:
-                raise TenantArchiveError(f"archive file {key!r}: record {number}: {_bad_field(decoders, record, listed.columns, exc)}") from None
-            values[tenant_index] = new_tenant
-            yield values
-    except CsvFormatError as exc:
-        raise TenantArchiveError(f"archive file {key!r}: {exc}") from None
+    header = next(records, None)
+    if header != listed.columns:
+        raise TenantArchiveError(f"archive file {key!r}: header {header} is not the manifest's {listed.columns}")
+    for number, record in enumerate(records, start=2):
+        if len(record) != width:
+            raise TenantArchiveError(f"archive file {key!r}: record {number} has {len(record)} fields, expected {width}")
+        try:
+            values = [None if field is None else decode(field) for decode, field in zip(decoders, record)]
+        except (ValueError, TypeError) as exc:
+            raise TenantArchiveError(f"archive file {key!r}: record {number}: {_bad_field(decoders, record, listed.columns, exc)}") from None
+        if record[tenant_index] != source_tenant:
+            raise TenantArchiveError(f"archive file {key!r}: record {number}: its {tenant_column} is not {source_tenant!r}")
+        values[tenant_index] = new_tenant
+        yield values
 
 
 def _bad_field(decoders: list[Any], record: list[str | None], columns: list[str], error: Exception) -> str:

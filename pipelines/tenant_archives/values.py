@@ -3,7 +3,10 @@
 Archive text: bytes base64, timestamps ISO 8601 in UTC with microseconds and `+00:00`, booleans
 `true`/`false`, JSON compact. A NULL is None here and an empty unquoted field in the file
 (`pipelines.core.rfc4180`). On PostgreSQL the same text is produced by the server (`pg_text`), so
-`COPY ... TO STDOUT` output needs no per-value work in Python.
+`COPY ... TO STDOUT` output needs no per-value work in Python, and a restore into PostgreSQL lets
+the server read the text back (`pg_conversion`): its CSV input takes the archive's uuids, ISO
+timestamps with offset, `true`/`false`, JSON, numbers and NULL-vs-`""` as they are; only bytes
+(base64, where PostgreSQL reads `\\x` hex) and timestamps into a column without time zone are converted.
 """
 
 from __future__ import annotations
@@ -117,3 +120,14 @@ def pg_text(kind: str, column: sa.Column) -> sa.ColumnElement:
     if kind == "boolean":
         return sa.case((column.is_(True), "true"), (column.is_(False), "false"))
     return column
+
+
+def pg_conversion(kind: str, column: sa.Column) -> Callable[[sa.ColumnElement], sa.ColumnElement] | None:
+    """The PostgreSQL expression turning a column's archive text into its value, for the kinds the
+    server's CSV input does not read as they are (None: loaded as it is)."""
+    if kind == "bytes":
+        return lambda text: sa.func.decode(text, "base64")
+    if kind == "timestamp" and not (isinstance(column.type, TZDateTime) or getattr(column.type, "timezone", False)):
+        # The offset is applied, not dropped (the text says +00:00 but need not): UTC wall time, as `decoder`.
+        return lambda text: sa.func.timezone("UTC", sa.cast(text, sa.DateTime(timezone=True)))
+    return None

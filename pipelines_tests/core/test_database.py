@@ -6,7 +6,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from pipelines.core.database import Database, JSONType, TZDateTime
+from pipelines.core.database import Database, JSONType, TZDateTime, copy_in_csv
+from pipelines.core.rfc4180 import CsvFormatError
 from pipelines.schema import metadata
 from pipelines.core.errors import ConfigurationError
 from pipelines.migrations import downgrade
@@ -143,3 +144,63 @@ def test_in_values_takes_a_list_longer_than_any_parameter_limit(database):
         found = conn.execute(sa.select(table.c.name).where(in_values(table.c.name, wanted)).order_by(table.c.name))
         assert found.scalars().all() == ["study-000007", "study-069999"]
         assert conn.execute(sa.select(table.c.name).where(in_values(table.c.name, []))).all() == []
+
+
+def _csv(*lines: str) -> list[bytes]:
+    data = ("\r\n".join(lines) + "\r\n").encode()
+    return [data[:7], data[7:]]  # chunk borders fall anywhere
+
+
+def test_copy_in_csv_lets_postgresql_parse_every_type_null_apart_from_empty(pg_database):
+    SAMPLE.create(pg_database.engine)
+    with pg_database.begin() as conn:
+        loaded = copy_in_csv(conn, SAMPLE, ["id", "name", "payload", "seen_at", "blob", "token", "ok"], _csv(
+            "id,name,payload,seen_at,blob,token,ok",
+            '1,"","{""a"":[1]}",2024-03-01T07:00:00.000001+00:00,\\x00ff,0f8fad5b-d9cb-469f-a165-70867728950e,true',
+            '2,,,,,,',
+            '3,"line\r\n\\.\r\n""end""",null,2024-03-01T12:30:00+05:30,"",7c9e6679-7425-40de-944b-e07fc1f90ae7,false',
+        ))
+    assert loaded == 3
+    with pg_database.begin() as conn:
+        rows = [tuple(r) for r in conn.execute(sa.select(SAMPLE).order_by(SAMPLE.c.id))]
+    assert rows == [
+        (1, "", {"a": [1]}, dt.datetime(2024, 3, 1, 7, 0, 0, 1, UTC), b"\x00\xff", uuid.UUID("0f8fad5b-d9cb-469f-a165-70867728950e"), True),
+        (2, None, None, None, None, None, None),
+        (3, 'line\r\n\\.\r\n"end"', None, dt.datetime(2024, 3, 1, 7, 0, tzinfo=UTC), b"", uuid.UUID("7c9e6679-7425-40de-944b-e07fc1f90ae7"), False),
+    ]
+
+
+def test_copy_in_csv_converts_the_columns_it_is_told_to_through_a_staging_table(pg_database):
+    SAMPLE.create(pg_database.engine)
+    convert = {"name": lambda _text: sa.literal("new", sa.String), "blob": lambda text: sa.func.decode(text, "base64")}
+    with pg_database.begin() as conn:
+        loaded = copy_in_csv(conn, SAMPLE, ["name", "id", "blob"], _csv("name,id,blob", "old,1,AP8=", 'old,2,""', "old,3,"), convert)
+        again = copy_in_csv(conn, SAMPLE, ["name", "id", "blob"], _csv("name,id,blob", "old,4,YQ=="), convert)
+    assert (loaded, again) == (3, 1)
+    with pg_database.begin() as conn:
+        rows = [tuple(r) for r in conn.execute(sa.select(SAMPLE.c.id, SAMPLE.c.name, SAMPLE.c.blob).order_by(SAMPLE.c.id))]
+        staged = conn.scalar(sa.text("SELECT count(*) FROM pg_class WHERE relname = 'pipelines_csv_stage'"))
+    assert rows == [(1, "new", b"\x00\xff"), (2, "new", b""), (3, "new", None), (4, "new", b"a")]
+    assert staged == 0
+
+
+@pytest.mark.parametrize(
+    ("lines", "convert", "message"),
+    [
+        (["id,nom", "1,a"], False, r'^column name mismatch in header line field 2: got "nom", expected "name" \(line 1: "id,nom"\)$'),
+        (["id,name", "1,a", "x,b"], False, r'^invalid input syntax for type integer: "x" \(line 3, column id: "x"\)$'),
+        (["id,name", "1,a,extra"], True, r'^extra data after last expected column \(line 2: "1,a,extra"\)$'),
+        (["id,blob", "1,not*base64"], True, r'^invalid symbol "\*" found while decoding base64 sequence$'),
+    ],
+)
+def test_copy_in_csv_refuses_a_bad_file_in_one_line_and_writes_nothing(pg_database, lines, convert, message):
+    SAMPLE.create(pg_database.engine)
+    columns = lines[0].split(",")
+    columns = ["id", "name"] if columns == ["id", "nom"] else columns
+    conversions = {"blob": lambda text: sa.func.decode(text, "base64"), "name": lambda text: text} if convert else None
+    with pytest.raises(CsvFormatError, match=message):
+        with pg_database.begin() as conn:
+            conn.execute(SAMPLE.insert().values(id=99))
+            copy_in_csv(conn, SAMPLE, columns, _csv(*lines), conversions)
+    with pg_database.begin() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(SAMPLE)) == 0

@@ -3,7 +3,7 @@ import io
 
 import pytest
 
-from pipelines.core.rfc4180 import CsvFormatError, format_row, read_records, write_rows
+from pipelines.core.rfc4180 import CsvFormatError, format_row, read_records, with_first_field, write_rows
 
 
 def test_format_row_quotes_only_what_needs_it_and_keeps_null_apart_from_empty():
@@ -43,3 +43,23 @@ def test_reader_reports_an_unclosed_quote_with_its_line():
 def test_reader_reports_a_stray_quote():
     with pytest.raises(CsvFormatError, match="line 1: unexpected"):
         list(read_records(io.StringIO('ab"c",d\r\n', newline="")))
+
+
+WITH_TENANTS = (
+    b'tenant,note\r\nacme,"multi\r\nacme,line ""x""\r\n"\r\nacme,\r\nacme,""\r\nacme,"a\nb"\r\nacme,last'
+)
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 13, 1024])
+def test_with_first_field_renames_every_records_first_field_and_nothing_inside_a_quoted_field(size):
+    chunks = [WITH_TENANTS[i : i + size] for i in range(0, len(WITH_TENANTS), size)]
+    assert b"".join(with_first_field(chunks, "acme", "acme-2")) == (
+        b'tenant,note\r\nacme-2,"multi\r\nacme,line ""x""\r\n"\r\nacme-2,\r\nacme-2,""\r\nacme-2,"a\nb"\r\nacme-2,last'
+    )
+
+
+@pytest.mark.parametrize("size", [1, 5, 1024])
+def test_with_first_field_names_the_first_record_of_another_tenant(size):
+    data = b"tenant,n\r\nacme,1\r\nacme,2\r\nacmex,3\r\nacme,4\r\n"
+    with pytest.raises(CsvFormatError, match=r"^record 4: its first field is not 'acme'$"):
+        b"".join(with_first_field([data[i : i + size] for i in range(0, len(data), size)], "acme", "b"))

@@ -179,6 +179,47 @@ def test_changed_row_counts_are_refused_and_roll_back(database, target_database,
     )
 
 
+def _rewritten(store, folder, name, old: bytes, new: bytes):
+    """`name` with the last `old` replaced by `new`, and the manifest's sha256 and size edited to match."""
+    import hashlib
+
+    data = bytearray(store.get_bytes(folder + name))
+    at = data.rindex(old)
+    data[at : at + len(old)] = new
+    store.put_bytes(folder + name, bytes(data))
+
+    def change(manifest):
+        entry = next(f for f in manifest["files"] if f["name"] == name)
+        entry["sha256"], entry["bytes"] = hashlib.sha256(data).hexdigest(), len(data)
+
+    _edit(store, folder + "manifest.json", change)
+
+
+def test_a_value_that_does_not_parse_is_refused_in_one_line_naming_file_and_column(database, target_database, store):
+    key, folder = _archive(database, store)
+    _rewritten(store, folder, "users.csv", b"+00:00", b"+00:0x")
+    # PostgreSQL's own words on that backend ("... (line 7, column created_at: ...)"), the restore's on SQLite.
+    _refused(target_database, store, key, rf"^archive file '{folder}users.csv': .*(line 7, column created_at|record 7: column 'created_at')")
+
+
+def test_bytes_that_are_not_base64_are_refused_and_roll_back(database, target_database, store):
+    key, folder = _archive(database, store)
+    _rewritten(store, folder, "credentials.csv", b"=", b"*")
+    _refused(target_database, store, key, rf"^archive file '{folder}credentials.csv': .*(invalid symbol \"\*\"|not base64)")
+
+
+def test_a_header_that_is_not_the_manifests_is_refused(database, target_database, store):
+    key, folder = _archive(database, store)
+    _rewritten(store, folder, "users.csv", b"user_id", b"user_ix")
+    _refused(target_database, store, key, rf"^archive file '{folder}users.csv': .*(got \"user_ix\", expected \"user_id\"|header .* is not the manifest's)")
+
+
+def test_a_record_of_another_tenant_is_refused(database, target_database, store):
+    key, folder = _archive(database, store)
+    _rewritten(store, folder, "users.csv", b"\r\nacme,", b"\r\nother,")
+    _refused(target_database, store, key, rf"^archive file '{folder}users.csv': record 7: its (first field|tenant) is not 'acme'$")
+
+
 def test_an_encrypted_archive_round_trips_and_its_parts_hold_no_plaintext(database, target_database, store):
     keys = ArchiveKeys(encryption=KEY_1)
     key, folder = _archive(database, store, keys, part_size=4096)
