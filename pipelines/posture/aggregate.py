@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pipelines.core.database import Database, IdType, metadata
+from pipelines.core.locks import transaction_lock
 from pipelines.posture.errors import PostureError
 from pipelines.posture.tables import (
     LITE_IMPORT_CREATED_BY,
@@ -132,7 +133,7 @@ def refresh_statement(conn: Connection) -> tuple[str, int] | None:
         aggregate_view.create(conn)
         conn.execute(aggregate_view.insert().from_select([c.name for c in aggregate_view.c], aggregate_select()))
         return None
-    conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('posture.responsive_responsibility_aggregate'))"))
+    transaction_lock(conn, "posture.responsive_responsibility_aggregate")
     standby = next(name for name in MATERIALIZED if name != active_materialized_view(conn))
     # The sort of a refresh spills to disk at the default.
     conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))

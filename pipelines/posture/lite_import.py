@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from pipelines.core.database import Database
+from pipelines.core.locks import transaction_lock
 from pipelines.core.progress import Progress
 from pipelines.core.requests import shorten
 from pipelines.core.object_store import ObjectStore
@@ -233,8 +234,7 @@ def import_lite_dynamic_state(
 
 def _lock(conn: Connection) -> None:
     """One import at a time (PostgreSQL: an advisory lock; SQLite's BEGIN IMMEDIATE already is one)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('posture.lite_dynamic_state_import'))"))
+    transaction_lock(conn, "posture.lite_dynamic_state_import")
 
 
 def _validate(store: ObjectStore, source: DocumentSource, catalog: Catalog) -> _Plan:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pipelines.core.database import Database
+from pipelines.core.locks import transaction_lock, try_transaction_lock
 from pipelines.tenant_archives.entities import (
     DEFAULT_TENANT_COLUMN,
     check_tenant,
@@ -67,23 +68,19 @@ def parse_job_id(value: str | uuid.UUID, field: str = "job_id") -> uuid.UUID:
         raise TenantArchiveError(f"{field} {value!r} is not a UUID") from None
 
 
-def _lock_tenant(conn: Connection, database: Database, tenant: str) -> None:
+def _lock_tenant(conn: Connection, tenant: str) -> None:
     """Serialize job creation per tenant. SQLite: BEGIN IMMEDIATE already serializes all writers."""
-    if database.is_postgres:
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(tenant, 0))))
+    transaction_lock(conn, f"tenant_archives.jobs:{tenant}")
 
 
-def try_lock_tenant_restore(conn: Connection, database: Database, tenant: str) -> bool:
+def try_lock_tenant_restore(conn: Connection, tenant: str) -> bool:
     """Take the restore lock of `tenant` for this transaction, or False when another restore holds it.
 
-    PostgreSQL: a transaction-level advisory lock, so a second restore into the tenant gets a clear
-    answer at once instead of waiting and then hitting the first one's keys. SQLite: BEGIN IMMEDIATE
-    already serializes writers; the second restore then finds the tenant's rows.
+    PostgreSQL: a second restore into the tenant gets a clear answer at once instead of waiting and
+    then hitting the first one's keys. SQLite: BEGIN IMMEDIATE already serializes writers; the second
+    restore then finds the tenant's rows.
     """
-    if not database.is_postgres:
-        return True
-    key = sa.func.hashtextextended(sa.literal("tenant_restore:") + tenant, 0)
-    return bool(conn.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(key))))
+    return try_transaction_lock(conn, f"tenant_archives.restore:{tenant}")
 
 
 def schedule_backup(
@@ -96,7 +93,7 @@ def schedule_backup(
     backup-jobs sensor never sees it pending and starts a second run for it."""
     check_tenant(tenant)
     with database.begin() as conn:
-        _lock_tenant(conn, database, tenant)
+        _lock_tenant(conn, tenant)
         active = conn.execute(
             sa.select(backup_jobs)
             .where(backup_jobs.c.tenant == tenant, backup_jobs.c.status.in_(ACTIVE))

@@ -204,7 +204,7 @@ def restore_archive(
     _verify_keys(entities, column)
     counts: dict[str, int] = {}
     with database.begin() as conn:
-        if not try_lock_tenant_restore(conn, database, new_tenant):
+        if not try_lock_tenant_restore(conn, new_tenant):
             raise TenantArchiveError(
                 f"tenant {new_tenant!r} is being restored by another run right now: wait for it, or restore under another name"
             )

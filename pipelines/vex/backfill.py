@@ -41,7 +41,7 @@ from psycopg.rows import namedtuple_row
 from pipelines.core.database import Database, TZDateTime
 from pipelines.core.progress import Progress
 from pipelines.vex.consensus import mark_pending_from
-from pipelines.vex.locks import exclusive
+from pipelines.core.locks import exclusive
 from pipelines.vex.normalizers import NORMALIZER_VERSION, Normalized, NormalizeFailure, normalize_document
 from pipelines.vex.requests import MAX_BATCH_SIZE, BackfillRequest
 from pipelines.vex.tables import vex_normalized_documents, vex_raw_documents, vex_statements
@@ -130,7 +130,7 @@ def backfill_statements(
     database.check()  # a connection problem is a ConfigurationError naming the setting
     # One backfill at a time (a second waits, then skips what the first did); one reading
     # connection for the run and one writing connection, see `_PageWriter`.
-    with exclusive(database, "backfill"), database.engine.connect() as reader, _PageWriter(database, summary) as writer:
+    with exclusive(database, "vex.backfill"), database.engine.connect() as reader, _PageWriter(database, summary) as writer:
         for page in _pages(reader, request, window.within(request)):
             writer.submit(_normalize_page(page, request.force, summary, logger, database))
             progress.advance(len(page))

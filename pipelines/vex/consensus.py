@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipelines.core.database import Database
-from pipelines.vex.locks import exclusive
+from pipelines.core.locks import exclusive
 from pipelines.vex.requests import ConsensusPolicy
 from pipelines.vex.tables import vex_consensus, vex_consensus_pending, vex_statements
 
@@ -101,7 +101,7 @@ def recompute_pending(database: Database, policy: ConsensusPolicy, *, logger: An
     summary = ConsensusSummary()
     computed_at = dt.datetime.now(dt.timezone.utc)
     s, pending = vex_statements, vex_consensus_pending
-    with exclusive(database, "consensus"), database.begin() as conn:
+    with exclusive(database, "vex.consensus"), database.begin() as conn:
         if policy.recompute_all:
             conn.execute(sa.delete(pending))
             conn.execute(
