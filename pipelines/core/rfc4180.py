@@ -15,7 +15,6 @@ import json
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import repeat
 from decimal import Decimal
 from typing import IO, Any
 
@@ -117,6 +116,11 @@ def read_records(source: IO[str]) -> Iterator[list[str | None]]:
         raise CsvFormatError(f"line {start_line}: a quoted field is never closed")
 
 
+def _quotes_balanced(lines: list[bytes]) -> bool:
+    """Every line holds an even number of quotes: then none of them continues a quoted field."""
+    return not any(line.count(b'"') & 1 for line in lines)
+
+
 def with_first_field(chunks: Iterable[bytes], expected: str, replacement: str) -> Iterator[bytes]:
     """The CSV document in `chunks` (bytes, any split) with every record's first field, which must
     be `expected` unquoted, made `replacement` (unquoted too: neither may need quotes); the header
@@ -145,7 +149,7 @@ def with_first_field(chunks: Iterable[bytes], expected: str, replacement: str) -
             block, carry = block[:cut], block[cut:]
         lines = block.split(b"\n")
         ends = len(lines) - 1  # line ends in the block
-        if not inside and number and not any(map((1).__and__, map(bytes.count, lines, repeat(b'"')))):
+        if not inside and number and _quotes_balanced(lines):
             if block.startswith(old) and block.count(b"\n" + old) == ends - (chunk is not None):
                 number += ends + (chunk is None)
                 yield new + block[len(old) :].replace(b"\n" + old, b"\n" + new)
