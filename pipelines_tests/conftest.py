@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,20 +72,28 @@ def _with_search_path(url: str, schema: str) -> str:
     )
 
 
-@pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
-    """A URL whose connections live in a fresh, empty schema, dropped after the test."""
+@contextmanager
+def fresh_schema_url(server_url: str = POSTGRES_URL) -> Iterator[str]:
+    """A URL whose connections live in a new, empty schema of the server's database, dropped after:
+    one application of its own beside the others on the same server."""
     schema = f"t_{uuid.uuid4().hex[:16]}"
     admin = _admin_engine()
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = _with_search_path(postgres_server, schema)
+    url = _with_search_path(server_url, schema)
     try:
         yield url
     finally:
         Database(url).dispose()
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A URL whose connections live in a fresh, empty schema, dropped after the test."""
+    with fresh_schema_url(postgres_server) as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,31 +4,20 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
 
 from pipelines.core.database import Database
 from pipelines.core.locks import exclusive, transaction_lock, try_transaction_lock
+from pipelines_tests.conftest import fresh_schema_url
 
 
 @pytest.fixture
 def other_schema(postgres_server: str) -> Iterator[Database]:
     """A second application beside `pg_database`: the same server and database, its own schema."""
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = Database(postgres_server).engine
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = sa.make_url(postgres_server).update_query_dict({"options": f"-csearch_path={schema}"})
-    database = Database(url.render_as_string(hide_password=False))
-    try:
-        yield database
-    finally:
-        database.dispose()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    with fresh_schema_url(postgres_server) as url:
+        yield Database(url)
 
 
 @pytest.mark.postgres

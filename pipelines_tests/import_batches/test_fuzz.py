@@ -10,7 +10,7 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from pipelines.import_batches.creators import REGISTRY
@@ -25,6 +25,7 @@ from pipelines.import_batches.tables import (
     import_pending_objects,
 )
 from pipelines.posture import tables as catalog
+from pipelines_tests.support.fuzz import bounded
 from pipelines_tests.support.snapshots import table_rows
 
 from .conftest import catalog_roots, ci, rows
@@ -34,13 +35,7 @@ WRITTEN_TABLES = (import_pending_objects, import_pending_links, import_object_st
                   catalog.responsibilities, catalog.component_instances, catalog.component_instance_responsibilities,
                   catalog.component_instance_responsibility_fulfillments)
 
-FUZZ = settings(
-    max_examples=40,
-    derandomize=True,  # a fixed seed: CI sees the same examples every run
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+FUZZ = bounded(40)
 NAMES = ["pendingObjectId", "objectType", "name", "slug", "title", "pendingLinkId", "linkType", "linkTag",
          "objectId", "referenceId", "separateDependentLinkCreate", ""]
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12) | st.sampled_from(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import json
 
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pipelines.core.object_store import LocalObjectStore
@@ -25,6 +25,7 @@ from pipelines.posture.tables import (
     responsibilities,
     services,
 )
+from pipelines_tests.support.fuzz import bounded
 from pipelines_tests.support.snapshots import store_objects, table_rows
 
 from .conftest import SERVICES, lite_object
@@ -35,7 +36,7 @@ POSTURE_TABLES = (services, components, boundaries, responsibilities, component_
 VALID = json.dumps(
     {"liteDynamicStateObjects": [lite_object(), lite_object(service=SERVICES[1], component="SERVICE")], "config": "INSERT"}
 ).encode()
-FUZZ = settings(derandomize=True, max_examples=300, deadline=None, database=None)
+FUZZ = bounded(300)
 
 
 @st.composite
@@ -77,7 +78,7 @@ def test_random_and_mutated_documents_raise_only_posture_error(data, chunk_chars
         assert "\n" not in str(exc)
 
 
-@settings(FUZZ, max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(FUZZ, max_examples=30)
 @given(data=st.one_of(mutated(), st.binary(max_size=100)), replace_all=st.booleans())
 def test_an_import_of_a_refused_document_writes_nothing(catalog, tmp_path, data, replace_all):
     """Both backends; a REPLACE_ALL import first writes its backup, so the store is compared too."""

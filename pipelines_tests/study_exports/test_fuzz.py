@@ -15,7 +15,7 @@ import json
 
 import dagster as dg
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pipelines.cli import main
@@ -26,15 +26,10 @@ from pipelines.study_exports.resources import StudyExportsResource
 from pipelines.study_exports.sensors import parse_message, study_exports_redrive_sensor
 from pipelines.study_exports.tables import records, studies, study_export_log, study_export_times, study_exports_under_way
 from pipelines_tests.study_exports.conftest import seed
+from pipelines_tests.support.fuzz import bounded
 from pipelines_tests.support.snapshots import store_objects, table_rows
 
-FUZZ = settings(
-    max_examples=200,
-    derandomize=True,  # a fixed seed: CI sees the same examples every run
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+FUZZ = bounded(200)
 TABLES = (studies, records, study_export_times, study_export_log, study_exports_under_way)
 LONGEST_ERROR = 400
 

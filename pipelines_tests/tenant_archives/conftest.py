@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from pipelines.core.object_store import LocalObjectStore
 from pipelines.core.rfc4180 import read_records
 from pipelines.tenant_archives import tables
 from pipelines.tenant_archives.settings import TENANT_ARCHIVE_SETTINGS
-from pipelines_tests.conftest import POSTGRES_URL
+from pipelines_tests.conftest import fresh_schema_url
 
 
 @pytest.fixture(autouse=True)
@@ -33,19 +32,10 @@ def target_database(database: Database, tmp_path: Path) -> Iterator[Database]:
         target.upgrade()
         yield target
         return
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = Database(POSTGRES_URL).engine
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = sa.make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    target = Database(url.render_as_string(hide_password=False))
-    try:
+    with fresh_schema_url() as url:
+        target = Database(url)
         target.upgrade()
         yield target
-    finally:
-        target.dispose()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 @pytest.fixture

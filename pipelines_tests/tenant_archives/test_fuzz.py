@@ -18,7 +18,7 @@ import json
 import shutil
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pipelines.tenant_archives import tables
@@ -29,16 +29,11 @@ from pipelines.tenant_archives.manifest import Manifest
 from pipelines.tenant_archives.requests import ArchiveRequest
 from pipelines.tenant_archives.restore import check_manifest, restore_archive
 from pipelines.tenant_archives.transport import upload_archive
+from pipelines_tests.support.fuzz import bounded
 from pipelines_tests.support.snapshots import store_objects, table_rows
 from pipelines_tests.tenant_archives.conftest import tenant_rows
 
-FUZZ = settings(
-    max_examples=200,
-    derandomize=True,  # a fixed seed: CI sees the same examples every run
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+FUZZ = bounded(200)
 KEY = "archives/acme/job-1/manifest.json"
 NO_KEYS = ArchiveKeys()
 TABLES = (*tables.ENTITY_TABLES, tables.backup_jobs)

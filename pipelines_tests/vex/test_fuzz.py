@@ -11,7 +11,7 @@ import itertools
 import json
 
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.vex.backfill import backfill_statements
@@ -27,13 +27,13 @@ from pipelines.vex.tables import (
     vex_raw_documents,
     vex_statements,
 )
+from pipelines_tests.support.fuzz import bounded
 from pipelines_tests.support.snapshots import store_objects, table_rows
 from pipelines_tests.vex.conftest import corpus_bytes, corpus_files
 
 AT = dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
-FUZZ = settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-WRITING = settings(FUZZ, max_examples=20, database=None,
-                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = bounded(120)
+WRITING = bounded(20)
 TABLES = (vex_raw_documents, vex_statements, vex_normalized_documents, vex_consensus_pending, vex_consensus)
 JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.sampled_from(["\x00", "\ud800"]),
                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
