@@ -25,7 +25,7 @@ from pipelines.import_batches.tables import (
     import_pending_objects,
 )
 from pipelines.posture import tables as catalog
-from pipelines_tests.support.fuzz import bounded
+from pipelines_tests.support.fuzz import bounded, edited_bytes
 from pipelines_tests.support.snapshots import table_rows
 
 from .conftest import catalog_roots, ci, rows
@@ -55,20 +55,8 @@ def valid_files() -> dict[str, bytes]:
     }
 
 
-@st.composite
-def mutated(draw: st.DrawFn, content: bytes) -> bytes:
-    data = bytearray(content)
-    for _ in range(draw(st.integers(1, 6))):
-        at = draw(st.integers(0, len(data)))
-        edit = draw(st.sampled_from(["insert", "delete", "replace"]))
-        piece = draw(st.binary(min_size=1, max_size=4) | st.sampled_from([b'"', b",", b"\n", b"{", b"\xff", b"\\u0000"]))
-        if edit == "insert":
-            data[at:at] = piece
-        elif edit == "delete":
-            del data[at : at + len(piece)]
-        else:
-            data[at : at + len(piece)] = piece
-    return bytes(data)
+def mutated(content: bytes) -> st.SearchStrategy[bytes]:
+    return edited_bytes(content, [b'"', b",", b"\n", b"{", b"\xff", b"\\u0000"])
 
 
 def jsonl(records: list[dict]) -> bytes:

@@ -17,6 +17,14 @@ from pipelines.core.object_store import LocalObjectStore, ObjectStore
 from pipelines.study_exports.tables import records, studies, study_export_times
 
 UTC = dt.timezone.utc
+# The seed's re-drive message (its field names and text values).
+SEED_MESSAGE = {
+    "endDateTime": "2016-10-04T00:00:00Z",
+    "startDateTime": "2016-10-03T00:00:00Z",
+    "exportType": "DAILY",
+    "ignoreLastExportTime": "true",
+    "tag": "test exporter",
+}
 
 
 def at(text: str) -> dt.datetime:

@@ -25,24 +25,17 @@ from pipelines.study_exports.requests import ExportRequest, RedriveBatch
 from pipelines.study_exports.resources import StudyExportsResource
 from pipelines.study_exports.sensors import parse_message, study_exports_redrive_sensor
 from pipelines.study_exports.tables import records, studies, study_export_log, study_export_times, study_exports_under_way
-from pipelines_tests.study_exports.conftest import seed
-from pipelines_tests.support.fuzz import bounded
+from pipelines_tests.study_exports.conftest import SEED_MESSAGE, seed
+from pipelines_tests.support.fuzz import bounded, edited_bytes
 from pipelines_tests.support.snapshots import store_objects, table_rows
 
 FUZZ = bounded(200)
 TABLES = (studies, records, study_export_times, study_export_log, study_exports_under_way)
 LONGEST_ERROR = 400
 
-SEED_MESSAGE = {
-    "endDateTime": "2016-10-04T00:00:00Z",
-    "startDateTime": "2016-10-03T00:00:00Z",
-    "exportType": "DAILY",
-    "ignoreLastExportTime": "true",
-    "tag": "test exporter",
-    "studyWhitelist": ["s1", "s2"],
-}
-CLI_MESSAGE = {**SEED_MESSAGE, "studyWhitelist": ["nope"]}
-FIELDS = [*SEED_MESSAGE, "recordOverride", "redriveCount"]
+WHITELISTED = {**SEED_MESSAGE, "studyWhitelist": ["s1", "s2"]}
+CLI_MESSAGE = {**WHITELISTED, "studyWhitelist": ["nope"]}
+FIELDS = [*WHITELISTED, "recordOverride", "redriveCount"]
 HOSTILE = st.sampled_from([
     None, True, False, 0, -1, 1.5, 2**64, 10**400, float("inf"), "", " ", "\x00", "\ud800", "é" * 3, "x" * 100_000,
     "true", "TRUE", "yes", "daily", "INSTANT", "WEEKLY", "DAILY\x00", "2016-10-04", "2016-10-04T00:00:00",
@@ -55,7 +48,7 @@ VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.di
 
 
 @st.composite
-def mutated_message(draw: st.DrawFn, base: dict = SEED_MESSAGE) -> dict:
+def mutated_message(draw: st.DrawFn, base: dict = WHITELISTED) -> dict:
     """The message `base` with a few fields dropped, replaced, nested or added."""
     message = dict(base)
     for _ in range(draw(st.integers(1, 4))):
@@ -72,20 +65,8 @@ def mutated_message(draw: st.DrawFn, base: dict = SEED_MESSAGE) -> dict:
     return message
 
 
-@st.composite
-def mutated_bytes(draw: st.DrawFn, content: bytes) -> bytes:
-    data = bytearray(content)
-    for _ in range(draw(st.integers(1, 6))):
-        at = draw(st.integers(0, len(data)))
-        piece = draw(st.binary(min_size=1, max_size=4) | st.sampled_from([b'"', b",", b"{", b"}", b"\xff", b"\\u0000", b"\\ud800"]))
-        edit = draw(st.sampled_from(["insert", "delete", "replace"]))
-        if edit == "insert":
-            data[at:at] = piece
-        elif edit == "delete":
-            del data[at : at + len(piece)]
-        else:
-            data[at : at + len(piece)] = piece
-    return bytes(data)
+def mutated_bytes(content: bytes) -> st.SearchStrategy[bytes]:
+    return edited_bytes(content, [b'"', b",", b"{", b"}", b"\xff", b"\\u0000", b"\\ud800"])
 
 
 def as_json(message: object) -> bytes:
@@ -95,7 +76,7 @@ def as_json(message: object) -> bytes:
 MESSAGES = st.one_of(mutated_message(), VALUES)
 BODIES = st.one_of(
     mutated_message().map(as_json),
-    mutated_bytes(as_json(SEED_MESSAGE)),
+    mutated_bytes(as_json(WHITELISTED)),
     VALUES.map(as_json),
     st.binary(max_size=200),
     st.sampled_from([b"[" * 100_000, b'{"a":' * 50_000, b"1" * 5000, b'{"redriveCount": 1' + b"0" * 5000 + b"}",

@@ -17,15 +17,8 @@ from pipelines.study_exports.requests import ExportRequest
 from pipelines.study_exports.resources import StudyExportsResource
 from pipelines.study_exports.sensors import batch_run_key, study_exports_redrive_sensor
 from pipelines.study_exports.watermarks import read_export_times
-from pipelines_tests.study_exports.conftest import RECORDS, at, exported_ids, seed
+from pipelines_tests.study_exports.conftest import RECORDS, SEED_MESSAGE, at, exported_ids, seed
 
-SEED_MESSAGE = {
-    "endDateTime": "2016-10-04T00:00:00Z",
-    "startDateTime": "2016-10-03T00:00:00Z",
-    "exportType": "DAILY",
-    "ignoreLastExportTime": "true",
-    "tag": "test exporter",
-}
 
 
 def tick(instance, resources, cursor=None):
