@@ -18,6 +18,7 @@ from typing import Any
 import click
 import dagster as dg
 
+from pipelines.core.requests import json_value
 from pipelines.posture.errors import PostureError
 from pipelines.posture.requests import ExportRequest, ImportConfig, ImportRequest
 
@@ -166,7 +167,4 @@ def _no_file() -> Iterator[None]:
 
 
 def _load_json(path: Path, name: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8") or "null")
-    except json.JSONDecodeError as exc:
-        raise PostureError(f"request {name}: body is not JSON: {exc}") from None
+    return json_value(path.read_bytes() or b"null", f"request {name}", PostureError)

@@ -13,7 +13,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pipelines.core.requests import shorten
+from pipelines.core.requests import json_value, shorten
 from pipelines.tenant_archives.encryption import SCHEME
 from pipelines.tenant_archives.errors import TenantArchiveError
 from pipelines.tenant_archives.requests import is_identifier
@@ -87,12 +87,7 @@ class Manifest:
     @classmethod
     def parse(cls, text: str | bytes, key: str) -> Manifest:
         """Validate a manifest; every problem names the manifest and the field."""
-        try:
-            data = json.loads(text)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise TenantArchiveError(f"manifest {key!r} is not valid JSON: {exc}") from None
-        except RecursionError:
-            raise TenantArchiveError(f"manifest {key!r} is not valid JSON: nested too deep") from None
+        data = json_value(text, f"manifest {key!r}", TenantArchiveError)
         if not isinstance(data, dict):
             raise TenantArchiveError(f"manifest {key!r} is not a JSON object")
         version = data.get("format_version")

@@ -183,3 +183,19 @@ def test_rollback_restores_the_set_a_replace_all_replaced_exactly(cli_database, 
         "componentInstanceResponsibilityFulfillmentsDeleted": 1,
         "recordsSkipped": 0,
     }
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"\xff{}", "not UTF-8 text (invalid start byte at byte 0)"),
+        (b"[" * 100_000, "not JSON (nested too deep)"),
+        (b'{"serviceNames": [', "not JSON (Expecting value: line 1 column 19 (char 18))"),
+    ],
+    ids=["not-utf-8", "nested-100000-deep", "cut-short"],
+)
+def test_an_export_request_body_that_is_not_json_is_one_line_and_exit_2(cli_database, catalog, tmp_path, capsys, body, message):
+    request = tmp_path / "request.json"
+    request.write_bytes(body)
+    assert main(["posture", "export", str(request)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: request {request}: {message}"
