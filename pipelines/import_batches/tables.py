@@ -62,11 +62,23 @@ import_pending_objects = sa.Table(
     sa.Column("status", sa.String(10), nullable=True),  # stored: `error`, or `complete` if it existed
     sa.Column("existed", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("level", sa.Integer, nullable=True),  # 0 when loaded; set in stage 1 for objects with parents
-    sa.Column("target_id", IdType, nullable=True),
-    sa.UniqueConstraint("batch_id", "pending_object_id"),
+    # Unique in a batch, checked by a query after the COPY (which names both lines) in the load's
+    # transaction: a unique key would stop the COPY itself, naming neither (migration import_batches_0005).
+    sa.Index(None, "batch_id", "pending_object_id"),
     # A wave selects its objects by level (set once, in stage 1).
     sa.Index(None, "batch_id", "level"),
     sa.CheckConstraint(_in("status", ITEM_STATUSES), name="status"),
+)
+
+# The catalog row of each pending object, written once, when its wave creates it or stage 1 finds it
+# existing: a narrow row inserted, not a new version of the wide pending row (migration
+# import_batches_0005). No foreign keys: the batch's objects are never deleted, and a trigger per row
+# would cost what the narrow table saves.
+import_object_targets = sa.Table(
+    "import_object_targets",
+    metadata,
+    sa.Column("object_id", IdType, primary_key=True),
+    sa.Column("target_id", IdType, nullable=False),
 )
 
 import_pending_links = sa.Table(
