@@ -7,6 +7,7 @@ fields; links: `pendingLinkId`, `linkType`, `linkTag`, `objectId`, `referenceId`
 
 from __future__ import annotations
 
+import heapq
 import io
 import json
 import re
@@ -89,10 +90,15 @@ def _validated_text(record: Record, adapter: TypeAdapter, context: dict[str, Any
         return None
 
 
+def file_name(key: str) -> str:
+    """The name a batch file's problems give it (`objects.jsonl`, `links.csv`)."""
+    return key.rsplit("/", 1)[-1]
+
+
 @contextmanager
 def open_records(store: ObjectStore, key: str) -> Iterator[Iterator[Record]]:
     """The records of a JSON-lines or CSV file as dicts, with their line numbers (streamed)."""
-    file = key.rsplit("/", 1)[-1]
+    file = file_name(key)
     with store.open_read(key) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         yield _utf8_records(file, _csv_records(file, text) if key.endswith(".csv") else _jsonl_records(file, text))
@@ -131,22 +137,35 @@ def _csv_records(file: str, text: io.TextIOBase) -> Iterator[Record]:
 
 
 class Problems:
-    """Errors of a batch, each naming file, line, field and value; kept up to MAX_ERRORS."""
+    """Errors of a batch, each naming file, line, field and value; all are counted, the first MAX_ERRORS
+    kept, listed file by file (`next_file`) in the order of their lines: the repeats a file's COPY is
+    checked for afterwards, in SQL, come among the problems its records had."""
 
     def __init__(self) -> None:
-        self.messages: list[str] = []
+        self._first: list[tuple[int, int, int, str]] = []  # a heap of the kept ones, by negated place
+        self._file = 0
         self.count = 0
 
-    def add(self, message: str) -> None:
+    def next_file(self) -> None:
+        self._file += 1
+
+    def add(self, message: str, line: int = 0) -> None:
         self.count += 1
-        if len(self.messages) < MAX_ERRORS:
-            self.messages.append(message)
+        place = (-self._file, -line, -self.count, message)
+        if len(self._first) < MAX_ERRORS:
+            heapq.heappush(self._first, place)
+        elif place > self._first[0]:  # earlier than the last one kept
+            heapq.heapreplace(self._first, place)
 
     def __bool__(self) -> bool:
         return self.count > 0
 
+    @property
+    def messages(self) -> list[str]:
+        return [message for *_, message in sorted(self._first, reverse=True)]
+
     def listed(self) -> list[str]:
-        more = self.count - len(self.messages)
+        more = self.count - len(self._first)
         return self.messages + ([f"... and {more} more errors"] if more else [])
 
 
@@ -198,21 +217,21 @@ def _record_error(record: Record, problems: Problems) -> bool:
     """A line that is no record (not JSON, not an object, a CSV row of the wrong width)."""
     error = record.values.get("")
     if isinstance(error, ImportBatchError):
-        problems.add(str(error))
+        problems.add(str(error), record.line)
         return True
     return False
 
 
 class ObjectValidator:
-    """Turns object records into `import_pending_objects` rows; repeats and bad fields are problems."""
+    """Turns object records into `import_pending_objects` rows; bad fields are problems. It keeps nothing
+    per record: the repeats (of a pendingObjectId, of a natural key in a type) are found in SQL after the
+    COPY and named here (`repeated_id`, `repeated_key`)."""
 
     columns = ("pending_object_id", "object_type", "natural_key", "fields", "line")  # a row's keys, in order
 
     def __init__(self, registry: Registry, problems: Problems):
         self.registry, self.problems = registry, problems
         self.rows = registry.object_rows
-        self.seen_ids: dict[str, int] = {}
-        self.seen_keys: dict[tuple[str, str], int] = {}
         self.types = {name: (t.key, t.fields) for name, t in registry.object_types.items()}
         self.known = ", ".join(registry.object_types)
 
@@ -227,23 +246,12 @@ class ObjectValidator:
             except ValidationError as exc:
                 self._refused(record, exc)
                 return None
-        pending_id, type_name = valid["pending_object_id"], valid["object_type"]
-        if pending_id in self.seen_ids:
-            where = f"{record.file} line {record.line}"
-            self.problems.add(f"{where}: pendingObjectId {pending_id!r} repeats line {self.seen_ids[pending_id]}")
-            return None
-        self.seen_ids[pending_id] = record.line
+        type_name = valid["object_type"]
         key, names = self.types[type_name]
-        natural_key = valid[key]
-        first = self.seen_keys.setdefault((type_name, natural_key), record.line)
-        if first != record.line:
-            where = f"{record.file} line {record.line}"
-            self.problems.add(f"{where}: {type_name} {key} {natural_key!r} repeats line {first}")
-            return None
         return {
-            "pending_object_id": pending_id,
+            "pending_object_id": valid["pending_object_id"],
             "object_type": type_name,
-            "natural_key": natural_key,
+            "natural_key": valid[key],
             "fields": {name: valid[name] for name in names},
             "line": record.line,
         }
@@ -256,11 +264,19 @@ class ObjectValidator:
         else:
             what, allowed = object_type.name, seed_names(object_type.record)
         for problem in row_problems(record, error, what, allowed):
-            self.problems.add(problem)
+            self.problems.add(problem, record.line)
+
+    def repeated_id(self, file: str, line: int, pending_id: str, first: int) -> None:
+        self.problems.add(f"{file} line {line}: pendingObjectId {pending_id!r} repeats line {first}", line)
+
+    def repeated_key(self, file: str, line: int, type_name: str, natural_key: str, first: int) -> None:
+        key = self.types[type_name][0]
+        self.problems.add(f"{file} line {line}: {type_name} {key} {natural_key!r} repeats line {first}", line)
 
 
 class LinkValidator:
-    """Turns link records into `import_pending_links` rows (references are checked later, in SQL)."""
+    """Turns link records into `import_pending_links` rows (references are checked later, in SQL). It
+    keeps nothing per record: a repeated pendingLinkId is found in SQL after the COPY (`repeated_id`)."""
 
     columns = (  # a row's keys, in order
         "pending_link_id", "link_type", "link_tag", "object_id", "reference_id", "separate_dependent_link_create", "line"
@@ -270,7 +286,6 @@ class LinkValidator:
     def __init__(self, registry: Registry, problems: Problems):
         self.registry, self.problems = registry, problems
         self.context = {"registry": registry}
-        self.seen_ids: dict[str, int] = {}
 
     def row(self, record: Record) -> dict[str, Any] | None:
         valid = _validated_text(record, LINKS, self.context)
@@ -282,16 +297,10 @@ class LinkValidator:
                 valid = LINKS.validate_python(record.values, context=self.context)
             except ValidationError as exc:
                 for problem in row_problems(record, exc, "a link", self.allowed):
-                    self.problems.add(problem)
+                    self.problems.add(problem, record.line)
                 return None
-        pending_id = valid["pending_link_id"]
-        if pending_id in self.seen_ids:
-            where = f"{record.file} line {record.line}"
-            self.problems.add(f"{where}: pendingLinkId {pending_id!r} repeats line {self.seen_ids[pending_id]}")
-            return None
-        self.seen_ids[pending_id] = record.line
         return {
-            "pending_link_id": pending_id,
+            "pending_link_id": valid["pending_link_id"],
             "link_type": valid["link_type"],
             "link_tag": valid["link_tag"],
             "object_id": valid["object_id"],
@@ -299,3 +308,6 @@ class LinkValidator:
             "separate_dependent_link_create": valid.get("separate_dependent_link_create", False),
             "line": record.line,
         }
+
+    def repeated_id(self, file: str, line: int, pending_id: str, first: int) -> None:
+        self.problems.add(f"{file} line {line}: pendingLinkId {pending_id!r} repeats line {first}", line)

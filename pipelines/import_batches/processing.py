@@ -40,6 +40,7 @@ from pipelines.import_batches.batch_files import (
     ObjectValidator,
     Problems,
     batch_keys,
+    file_name,
     open_records,
 )
 from pipelines.import_batches.creators import ImportCreators, Registry
@@ -103,9 +104,11 @@ def _get_batch(conn: Connection, batch_id: str, *, lock: bool = False) -> _Batch
 def load_batch(database: Database, store: ObjectStore, batch_id: str, registry: Registry) -> None:
     """Validate the batch's files into pending rows (one transaction); invalid files: the batch is `error`.
 
-    Objects are written first; each link is written with the ids of its two ends (NULL for a name that
-    is no object of the batch, reported in stage 1), looked up in the batch's `pendingObjectId -> id`
-    map. That map, like the validators' repeat checks, grows with the batch (tens of bytes an object).
+    Nothing is kept per record, so memory does not grow with the batch: the records are validated one
+    by one and copied as a stream; the repeats (a pendingObjectId, a natural key in a type, a
+    pendingLinkId) are found by queries after each COPY, which name both lines; the links go through a
+    temporary table and get the ids of their two ends by a join on the batch's objects (NULL for a name
+    that is no object of the batch, reported in stage 1).
 
     The batch row is claimed first (INSERT ... ON CONFLICT DO NOTHING): a second run of the same new
     batch waits for the first's load to commit (PostgreSQL holds it on the unique key) and then finds
@@ -129,18 +132,11 @@ def load_batch(database: Database, store: ObjectStore, batch_id: str, registry: 
                 counts["objects"] = database.bulk_insert(
                     conn, objects, rows, columns=[*validator.columns, "batch_id", "level"]
                 )
-            del validator  # its repeat checks are done; the ids below replace them
+            analyze(conn, objects)  # the repeats' and the links' ends' joins below are planned on them
+            _check_object_repeats(database, conn, pk, file_name(keys["objects"]), validator)
+            problems.next_file()
             if "links" in keys:
-                ids = _object_ids(database, conn, pk)
-                validator = LinkValidator(registry, problems)
-                with open_records(store, keys["links"]) as records:
-                    rows = (
-                        (*row.values(), ids.get(row["object_id"]), ids.get(row["reference_id"]), pk)
-                        for r in records
-                        if (row := validator.row(r)) is not None
-                    )
-                    columns = [*validator.columns, "child_object_id", "parent_object_id", "batch_id"]
-                    counts["links"] = database.bulk_insert(conn, links, rows, columns=columns)
+                counts["links"] = _load_links(database, conn, pk, store, keys["links"], LinkValidator(registry, problems))
             if problems:
                 raise _Rollback
             conn.execute(
@@ -154,6 +150,82 @@ def load_batch(database: Database, store: ObjectStore, batch_id: str, registry: 
         _record_failed_load(database, batch_id, [str(exc)])
 
 
+def _repeats(table: sa.Table, where: sa.ColumnElement[bool], *key: sa.Column) -> sa.Select:
+    """The rows of `table` (`where`) whose `key` repeats an earlier line's: line, key, the first line; in
+    the order of their lines."""
+    firsts = (
+        sa.select(*key, sa.func.min(table.c.line).label("first"))
+        .where(where)
+        .group_by(*key)
+        .having(sa.func.count() > 1)
+        .subquery("firsts")
+    )
+    return (
+        sa.select(table.c.line, *key, firsts.c.first)
+        .select_from(table.join(firsts, sa.and_(*(column == firsts.c[column.name] for column in key))))
+        .where(where, table.c.line > firsts.c.first)
+        .order_by(table.c.line)
+    )
+
+
+def _check_object_repeats(
+    database: Database, conn: Connection, batch_pk: int, file: str, validator: ObjectValidator
+) -> None:
+    """A pendingObjectId, or a natural key in a type, that repeats an earlier line is a problem. A line
+    that repeats a pendingObjectId is left out of the natural keys' check (as the validator once did,
+    refusing it first): it is deleted, in a load that is rolled back anyway."""
+    mine = objects.c.batch_id == batch_pk
+    by_id = _repeats(objects, mine, objects.c.pending_object_id)
+    repeated = False
+    for part in database.stream(conn, by_id):
+        for line, pending_id, first in part:
+            validator.repeated_id(file, line, pending_id, first)
+            repeated = True
+    if repeated:  # a line is one record: (batch, line) names the row
+        repeats = sa.select(by_id.order_by(None).subquery().c.line)
+        conn.execute(objects.delete().where(mine, objects.c.line.in_(repeats)))
+    for part in database.stream(conn, _repeats(objects, mine, objects.c.object_type, objects.c.natural_key)):
+        for line, type_name, natural_key, first in part:
+            validator.repeated_key(file, line, type_name, natural_key, first)
+
+
+# The links are copied into a temporary table first (no index, not WAL-logged): their repeats are found
+# there, and they reach `import_pending_links` (whose unique key would stop the COPY naming no line) by
+# one INSERT ... SELECT that joins their ends on the batch's objects.
+_staged_links = sa.Table(
+    "import_staged_links",
+    sa.MetaData(),
+    *(sa.Column(name, links.c[name].type) for name in LinkValidator.columns),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _load_links(
+    database: Database, conn: Connection, batch_pk: int, store: ObjectStore, key: str, validator: LinkValidator
+) -> int:
+    """Copy the links file into the batch's pending links, each with the ids of its two ends; returns how
+    many (none are written once the batch has problems: it is rolled back)."""
+    staged = _staged_links
+    staged.create(conn)
+    with open_records(store, key) as records:
+        rows = (tuple(row.values()) for r in records if (row := validator.row(r)) is not None)
+        count = database.bulk_insert(conn, staged, rows, columns=list(validator.columns))
+    file = file_name(key)
+    for part in database.stream(conn, _repeats(staged, sa.true(), staged.c.pending_link_id)):
+        for line, pending_id, first in part:
+            validator.repeated_id(file, line, pending_id, first)
+    if not validator.problems:
+        child, parent = objects.alias("child"), objects.alias("parent")
+        ends = staged.outerjoin(
+            child, sa.and_(child.c.batch_id == batch_pk, child.c.pending_object_id == staged.c.object_id)
+        ).outerjoin(parent, sa.and_(parent.c.batch_id == batch_pk, parent.c.pending_object_id == staged.c.reference_id))
+        select = sa.select(*staged.c, child.c.id, parent.c.id, sa.literal(batch_pk, IdType)).select_from(ends)
+        columns = [*validator.columns, "child_object_id", "parent_object_id", "batch_id"]
+        conn.execute(links.insert().from_select(columns, select))
+    staged.drop(conn)
+    return count
+
+
 def _record_failed_load(database: Database, batch_id: str, errors: list[str]) -> None:
     """The batch in `error` with its errors, and nothing of its files."""
     now = _now()
@@ -163,15 +235,6 @@ def _record_failed_load(database: Database, batch_id: str, errors: list[str]) ->
                 batch_id=batch_id, status="error", errors=errors, updated_at=now, finished_at=now
             )
         )
-
-
-def _object_ids(database: Database, conn: Connection, batch_pk: int) -> dict[str, int]:
-    """The batch's objects, `pendingObjectId -> id`, read as a stream."""
-    ids: dict[str, int] = {}
-    select = sa.select(objects.c.pending_object_id, objects.c.id).where(objects.c.batch_id == batch_pk)
-    for part in database.stream(conn, select, batch_size=10_000):
-        ids.update(part)
-    return ids
 
 
 class _Rollback(Exception):

@@ -5,9 +5,14 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from pipelines.import_batches.creators import ImportCreators, Wave
-from pipelines.import_batches.processing import batch_state, process_batch
-from pipelines.import_batches.tables import import_awaiting_steps, import_pending_links, import_pending_objects
+from pipelines.import_batches.creators import REGISTRY, ImportCreators, Wave
+from pipelines.import_batches.processing import batch_state, load_batch, process_batch
+from pipelines.import_batches.tables import (
+    import_awaiting_steps,
+    import_batches,
+    import_pending_links,
+    import_pending_objects,
+)
 from pipelines.posture.tables import (
     component_instance_responsibilities as cir,
 )
@@ -351,3 +356,153 @@ def test_batch_state_of_an_unknown_batch_is_an_error(database):
 
     with pytest.raises(ImportBatchError, match=r"^batch 'nope' is unknown: submit it with `pipelines imports submit DIR`$"):
         batch_state(database, "nope")
+
+
+# The load keeps nothing per record: repeats are found by queries after each file's COPY, and the links'
+# ends by a join on the batch's objects.
+
+
+def staged_counts(database) -> list[tuple]:
+    return [rows(database, sa.select(sa.func.count()).select_from(t))[0] for t in (import_pending_objects, import_pending_links)]
+
+
+def test_a_pending_object_id_repeated_far_apart_is_found_after_the_copy_naming_both_lines(database, local_store, put):
+    services_ = [obj(f"s{i}", "service", name=f"service {i}") for i in range(3000)]
+    put("b1", [*services_, obj("s7", "service", name="late"), obj("s7", "service", name="later")])
+
+    state = process_batch(database, local_store, "b1")
+
+    assert (state.status, state.errors) == (
+        "error",
+        [
+            "objects.jsonl line 3001: pendingObjectId 's7' repeats line 8",
+            "objects.jsonl line 3002: pendingObjectId 's7' repeats line 8",
+        ],
+    )
+    assert staged_counts(database) == [(0,), (0,)]
+    assert_nothing_created(database)
+
+
+def test_a_natural_key_repeated_in_a_type_is_an_error_but_not_across_types_nor_on_a_repeated_id(
+    database, local_store, put
+):
+    put(
+        "b1",
+        [
+            obj("svc", "service", name="payments"),
+            obj("cmp", "component", slug="api", name="API"),
+            obj("bnd", "boundary", slug="api", name="API boundary"),  # another type: no repeat
+            obj("svc2", "service", name="payments"),
+            obj("cmp", "component", slug="web", name="Web"),  # repeats an id: its key is not checked
+            obj("cmp3", "component", slug="web", name="Web again"),
+        ],
+        fmt="csv",
+    )
+
+    state = process_batch(database, local_store, "b1")
+
+    assert state.errors == [
+        "objects.csv line 5: service name 'payments' repeats line 2",
+        "objects.csv line 6: pendingObjectId 'cmp' repeats line 3",
+    ]
+    assert staged_counts(database) == [(0,), (0,)]
+
+
+def test_a_repeated_pending_link_id_is_an_error_naming_both_lines(database, local_store, put):
+    a, la = ci("a", "ci-a")
+    b, lb = ci("b", "ci-b")
+    put("b1", [*catalog_roots(), a, b], [*la, *lb, link("a-svc", "ci_parent", "a", "b")], fmt="csv")
+
+    state = process_batch(database, local_store, "b1")
+
+    assert (state.status, state.errors) == ("error", ["links.csv line 8: pendingLinkId 'a-svc' repeats line 2"])
+    assert staged_counts(database) == [(0,), (0,)]
+    assert_nothing_created(database)
+
+
+def test_repeats_are_listed_among_the_other_problems_file_by_file_in_line_order(database, local_store, put):
+    put(
+        "b1",
+        [
+            obj("svc", "service", name="payments"),
+            obj("cmp", "component", slug="api"),
+            obj("svc", "service", name="billing"),
+            obj("x", "servce", name="x"),
+            obj("svc9", "service", name="payments"),
+        ],
+        [
+            link("l1", "ci_service", "a", "svc"),
+            link("l1", "ci_service", "b", "svc"),
+            {**link("l3", "ci_service", "a", "svc"), "linkType": "Strong"},
+        ],
+    )
+
+    state = process_batch(database, local_store, "b1")
+
+    assert state.errors == [
+        "objects.jsonl line 2: name is missing",
+        "objects.jsonl line 3: pendingObjectId 'svc' repeats line 1",
+        "objects.jsonl line 4: objectType 'servce' is not a known type (one of: service, component, boundary, "
+        "responsibility, component_instance)",
+        "objects.jsonl line 5: service name 'payments' repeats line 1",
+        "links.jsonl line 2: pendingLinkId 'l1' repeats line 1",
+        "links.jsonl line 3: linkType 'Strong' is not Dependent or Independent",
+    ]
+
+
+def test_repeats_beyond_max_errors_are_counted_and_the_first_listed(database, local_store, put):
+    put("b1", [obj("svc", "service", name=f"service {i}") for i in range(1003)])
+
+    state = process_batch(database, local_store, "b1")
+
+    assert len(state.errors) == 1001
+    assert state.errors[:2] == [
+        "objects.jsonl line 2: pendingObjectId 'svc' repeats line 1",
+        "objects.jsonl line 3: pendingObjectId 'svc' repeats line 1",
+    ]
+    assert state.errors[-2:] == ["objects.jsonl line 1001: pendingObjectId 'svc' repeats line 1", "... and 2 more errors"]
+
+
+def test_the_links_get_the_ids_of_their_ends_and_null_for_a_name_that_is_no_object(database, local_store, put):
+    a, la = ci("a", "ci-a")
+    put("b1", [*catalog_roots(), a], [*la, link("a-x", "ci_parent", "a", "nowhere")])
+
+    load_batch(database, local_store, "b1", REGISTRY)
+
+    child, parent = import_pending_objects.alias("child"), import_pending_objects.alias("parent")
+    links_ = import_pending_links
+    ends = rows(
+        database,
+        sa.select(links_.c.pending_link_id, child.c.pending_object_id, parent.c.pending_object_id, links_.c.line)
+        .select_from(
+            links_.outerjoin(child, child.c.id == links_.c.child_object_id).outerjoin(
+                parent, parent.c.id == links_.c.parent_object_id
+            )
+        )
+        .order_by(links_.c.line),
+    )
+    assert ends == [("a-svc", "a", "svc", 1), ("a-cmp", "a", "cmp", 2), ("a-bnd", "a", "bnd", 3), ("a-x", "a", None, 4)]
+    assert rows(database, sa.select(import_batches.c.status, import_batches.c.object_count, import_batches.c.link_count)) == [
+        ("pending", 4, 4)
+    ]
+    assert process_batch(database, local_store, "b1").errors == [
+        "links line 4: referenceId 'nowhere' names no object of the batch"
+    ]
+
+
+def test_a_load_rolled_back_for_repeats_leaves_the_next_loads_working(database, local_store, put):
+    a, la = ci("a", "ci-a")
+    put("b1", [*catalog_roots(), a], [*la, la[0]])
+    put("b2", [*catalog_roots(), a], la)
+    put("b3", [*catalog_roots(), a], la, fmt="csv")
+
+    for batch_id in ("b1", "b2", "b3"):
+        load_batch(database, local_store, batch_id, REGISTRY)
+
+    batch_rows = sa.select(import_batches.c.batch_id, import_batches.c.status, import_batches.c.errors)
+    assert rows(database, batch_rows.order_by(import_batches.c.id)) == [
+        ("b1", "error", ["links.jsonl line 4: pendingLinkId 'a-svc' repeats line 1"]),
+        ("b2", "pending", None),
+        ("b3", "pending", None),
+    ]
+    assert staged_counts(database) == [(8,), (6,)]

@@ -139,3 +139,17 @@ def test_a_json_line_that_fails_is_named_like_its_parsed_values(line, expected):
     problems = Problems()
     assert ObjectValidator(REGISTRY, problems).row(Record("objects.jsonl", 7, None, line)) is None
     assert problems.listed() == [expected]
+
+
+def test_problems_are_listed_file_by_file_in_line_order_keeping_the_first_max_errors(monkeypatch):
+    monkeypatch.setattr("pipelines.import_batches.batch_files.MAX_ERRORS", 3)
+    problems = Problems()
+    problems.add("objects line 4: a", 4)
+    problems.add("objects line 9: b", 9)
+    problems.add("objects line 2: repeat", 2)  # found after the file's COPY
+    problems.next_file()
+    problems.add("links line 1: c", 1)
+    problems.add("links line 1: d", 1)
+
+    assert problems.listed() == ["objects line 2: repeat", "objects line 4: a", "objects line 9: b", "... and 2 more errors"]
+    assert problems.count == 5
