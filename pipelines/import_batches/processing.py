@@ -49,6 +49,7 @@ from pipelines.import_batches.tables import ITEM_STATUSES
 from pipelines.import_batches.tables import import_batches as batches
 from pipelines.import_batches.tables import import_link_statuses as link_statuses
 from pipelines.import_batches.tables import import_object_statuses as object_statuses
+from pipelines.import_batches.tables import import_object_targets as targets
 from pipelines.import_batches.tables import import_pending_links as links
 from pipelines.import_batches.tables import import_pending_objects as objects
 
@@ -469,8 +470,9 @@ def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
         sa.select(objects.c.object_type).where(this_wave, objects.c.existed.is_(False)).distinct()
     ).all():
         creators.create_objects(wave, object_type)
+    recorded = sa.select(targets.c.object_id).where(targets.c.object_id == objects.c.id).exists()
     uncreated = conn.execute(
-        sa.select(objects.c.line, objects.c.pending_object_id).where(this_wave, objects.c.target_id.is_(None)).limit(5)
+        sa.select(objects.c.line, objects.c.pending_object_id).where(this_wave, ~recorded).limit(5)
     ).all()
     if uncreated:
         named = ", ".join(f"{pid!r} (objects line {line})" for line, pid in uncreated)
