@@ -33,7 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipelines.core.database import Database, IdType, insert_skipping_conflicts
+from pipelines.core.database import Database, IdType, analyze, insert_skipping_conflicts
 from pipelines.core.object_store import ObjectStore
 from pipelines.import_batches.batch_files import (
     LinkValidator,
@@ -187,7 +187,7 @@ def process_pending_links(conn: Connection, batch: _Batch, creators: ImportCreat
     with errors the caller marks the batch and everything in it `error`.
     """
     registry = creators.registry
-    analyze(conn, objects, links)
+    analyze(conn, _PLANNED)
     mine_links = links.c.batch_id == batch.pk
     errors: list[str] = []
     # The ends were looked up when the links were loaded: NULL names no object of the batch.
@@ -213,24 +213,9 @@ def process_pending_links(conn: Connection, batch: _Batch, creators: ImportCreat
 # The columns the set-based statements filter and join on: statistics of the others (the JSON
 # fields, the names) would cost most of the sampling and guide no plan.
 _PLANNED = {
-    "import_pending_objects": ("batch_id", "pending_object_id", "object_type", "existed", "level"),
-    "import_pending_links": (
-        "batch_id", "link_type", "link_tag", "separate_dependent_link_create", "child_object_id", "parent_object_id"
-    ),
+    objects: ("batch_id", "pending_object_id", "object_type", "existed", "level"),
+    links: ("batch_id", "link_type", "link_tag", "separate_dependent_link_create", "child_object_id", "parent_object_id"),
 }
-
-
-def analyze(conn: Connection, *tables: sa.Table) -> None:
-    """Fresh statistics after a bulk load, so PostgreSQL plans the set-based statements as joins
-    (without them it assumes small tables and loops). SQLite plans well enough without."""
-    if conn.dialect.name == "postgresql":
-        preparer = conn.dialect.identifier_preparer
-        named = []
-        for table in tables:
-            columns = _PLANNED.get(table.name)
-            listed = f" ({', '.join(preparer.quote(c) for c in columns)})" if columns else ""
-            named.append(preparer.format_table(table) + listed)
-        conn.exec_driver_sql("ANALYZE " + ", ".join(named))
 
 
 def _check_link_kinds(conn: Connection, batch: _Batch, registry: Registry) -> list[str]:
@@ -361,7 +346,7 @@ def _levels(conn: Connection, batch: _Batch) -> list[str]:
     )
     _leveling.create(conn)
     conn.execute(_leveling.insert().from_select(["object_id"], children))
-    analyze(conn, _leveling)
+    analyze(conn, {_leveling: ()})
     parent = _leveling.alias("parent")
     level = 1
     while True:
