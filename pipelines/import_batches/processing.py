@@ -403,15 +403,15 @@ def _level_links_created_apart(conn: Connection, batch: _Batch) -> None:
     """A link created apart (Independent, or Dependent created separately) gets the level of its later
     end: it is created in that end's wave, once both are complete."""
     child, parent = objects.alias("child"), objects.alias("parent")
-    child_level = sa.select(child.c.level).where(child.c.id == links.c.child_object_id).scalar_subquery()
-    parent_level = sa.select(parent.c.level).where(parent.c.id == links.c.parent_object_id).scalar_subquery()
     conn.execute(
         links.update()
         .where(
             links.c.batch_id == batch.pk,
             sa.or_(links.c.link_type == "Independent", links.c.separate_dependent_link_create.is_(True)),
+            child.c.id == links.c.child_object_id,
+            parent.c.id == links.c.parent_object_id,
         )
-        .values(level=sa.case((child_level >= parent_level, child_level), else_=parent_level))
+        .values(level=sa.case((child.c.level >= parent.c.level, child.c.level), else_=parent.c.level))
     )
 
 
