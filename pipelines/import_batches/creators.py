@@ -2,8 +2,9 @@
 the creators resource (one method per object type and per link tag).
 
 The default creators write the posture catalog. Every method works on a whole wave at once (set-based
-SQL: one INSERT ... SELECT ... ON CONFLICT DO NOTHING of the wave's pending rows, then one UPDATE that
-records the created ids and completes the objects), so the number of statements grows with the waves and the types in a batch, not with its objects.
+SQL: one INSERT ... SELECT ... ON CONFLICT DO NOTHING of the wave's pending rows, then one INSERT of the
+created ids into `import_object_targets`), so the number of statements grows with the waves and the
+types in a batch, not with its objects.
 Creation is idempotent by natural key (service name; component, boundary and responsibility slug;
 component instance name; a CI-to-responsibility link by its pair), so a wave that was killed half way is
 simply sent again. Rows created here carry `created_by = 'import-batch:<batch_id>'`; the posture
@@ -24,6 +25,7 @@ from sqlalchemy.engine import Connection
 from pipelines.core.database import insert_skipping_conflicts
 from pipelines.import_batches import requests
 from pipelines.import_batches.requests import object_fields, object_type_name, objects_adapter
+from pipelines.import_batches.tables import import_object_targets as targets
 from pipelines.import_batches.tables import import_pending_links as links
 from pipelines.import_batches.tables import import_pending_objects as objects
 from pipelines.posture import tables as catalog
@@ -118,7 +120,8 @@ class Wave:
     """What a creator method gets: the batch, the wave, and the transaction to write in.
 
     A creator creates every pending object of its type (or link of its tag) of this wave that did not
-    exist before (`creating_objects`, `creating_links`), and records the created ids in `target_id`.
+    exist before (`creating_objects`, `creating_links`), and records the created ids: an object's in
+    `import_object_targets` (`record_target_ids`), a link's in its `target_id`.
     """
 
     conn: Connection
@@ -151,10 +154,11 @@ class Wave:
 
 def create_objects(wave: Wave, object_type: ObjectType, registry: Registry = REGISTRY) -> None:
     """INSERT the wave's objects of one type (those already in the target are skipped by their natural
-    key), then record every id and complete them in one UPDATE.
+    key), then record every id in one INSERT (`record_target_ids`).
 
-    The parents' ids come from one pass over the objects' Dependent links (not created separately),
-    one column per tag: a LEFT JOIN grouped by object, not a subquery per object and tag.
+    The parents' ids come from one pass over the objects' Dependent links (not created separately) and
+    the parents' recorded ids, one column per tag: a LEFT JOIN grouped by object, not a subquery per
+    object and tag.
     """
     table = object_type.table
     mine = wave.creating_objects(object_type.name)
@@ -163,7 +167,7 @@ def create_objects(wave: Wave, object_type: ObjectType, registry: Registry = REG
     columns = {name: sa.func.min(value) for name, value in fields.items()} if tags else dict(fields)
     source: sa.FromClause = objects
     if tags:
-        parent = objects.alias("parent")
+        parent = targets.alias("parent")
         dependent = links.alias("dependent")
         source = objects.outerjoin(
             dependent,
@@ -172,7 +176,7 @@ def create_objects(wave: Wave, object_type: ObjectType, registry: Registry = REG
                 dependent.c.link_type == "Dependent",
                 dependent.c.separate_dependent_link_create.is_(False),
             ),
-        ).outerjoin(parent, parent.c.id == dependent.c.parent_object_id)
+        ).outerjoin(parent, parent.c.object_id == dependent.c.parent_object_id)
         for tag in tags:  # one link per tag and child (checked in stage 1)
             columns[tag.column] = sa.func.max(sa.case((dependent.c.link_tag == tag.name, parent.c.target_id)))
     if "created_by" in table.c:
@@ -196,32 +200,36 @@ def insert_missing(
 
 
 def record_target_ids(conn: Connection, object_type: ObjectType, where: sa.ColumnElement[bool]) -> int:
-    """Set `target_id` of the selected pending objects from the target row with their natural key: the
-    one write of a created object after its load (its status follows from the wave)."""
+    """Record the target row of the selected pending objects (found by their natural key) in
+    `import_object_targets`: the one write of a created object after its load, a narrow row inserted
+    (its status follows from the wave)."""
     table = object_type.table
-    found = sa.select(table.c.id).where(table.c[object_type.key] == objects.c.natural_key).scalar_subquery()
-    return conn.execute(objects.update().where(where).values(target_id=found)).rowcount
+    found = (
+        sa.select(objects.c.id, table.c.id)
+        .select_from(objects.join(table, table.c[object_type.key] == objects.c.natural_key))
+        .where(where)
+    )
+    return conn.execute(targets.insert().from_select(["object_id", "target_id"], found)).rowcount
 
 
 def find_existing(conn: Connection, batch_pk: int, object_type: ObjectType) -> int:
-    """Mark the batch's objects of one type that already exist in the target (`existed`, with their id);
-    they are `complete` (stored: the waves would say `creating`), unless a parent makes them wait
-    (stage 1's levels then clear it)."""
+    """Mark the batch's objects of one type that already exist in the target (`existed`, their id
+    recorded); they are `complete` (stored: the waves would say `creating`), unless a parent makes them
+    wait (stage 1's levels then clear it)."""
     table = object_type.table
-    key = table.c[object_type.key]
-    found = sa.select(table.c.id).where(key == objects.c.natural_key)
-    statement = (
-        objects.update()
-        .where(objects.c.batch_id == batch_pk, objects.c.object_type == object_type.name, found.exists())
-        .values(target_id=found.scalar_subquery(), existed=True, status="complete")
-    )
-    return conn.execute(statement).rowcount
+    found = sa.select(table.c.id).where(table.c[object_type.key] == objects.c.natural_key)
+    mine = sa.and_(objects.c.batch_id == batch_pk, objects.c.object_type == object_type.name)
+    statement = objects.update().where(mine, found.exists()).values(existed=True, status="complete")
+    if not conn.execute(statement).rowcount:
+        return 0
+    return record_target_ids(conn, object_type, sa.and_(mine, objects.c.existed.is_(True)))
 
 
 def _link_ends() -> tuple[sa.FromClause, sa.FromClause, sa.FromClause]:
-    child, parent = objects.alias("child"), objects.alias("parent")
-    joined = links.join(child, child.c.id == links.c.child_object_id).join(
-        parent, parent.c.id == links.c.parent_object_id
+    """The links with the recorded ids of their two ends (`child.c.target_id`, `parent.c.target_id`)."""
+    child, parent = targets.alias("child"), targets.alias("parent")
+    joined = links.join(child, child.c.object_id == links.c.child_object_id).join(
+        parent, parent.c.object_id == links.c.parent_object_id
     )
     return joined, child, parent
 
@@ -236,7 +244,7 @@ def set_parent_column(wave: Wave, tag: LinkTag, registry: Registry = REGISTRY) -
     ).scalar_subquery()
     children = sa.select(child.c.target_id).select_from(joined).where(mine)
     wave.conn.execute(table.update().where(table.c.id.in_(children)).values({tag.column: parent_of}))
-    child_id = sa.select(objects.c.target_id).where(objects.c.id == links.c.child_object_id).scalar_subquery()
+    child_id = sa.select(targets.c.target_id).where(targets.c.object_id == links.c.child_object_id).scalar_subquery()
     wave.conn.execute(links.update().where(mine).values(target_id=child_id))
 
 
@@ -255,7 +263,7 @@ def create_ci_responsibilities(wave: Wave, tag: LinkTag) -> None:
     wave.conn.execute(
         cir.insert().from_select(["component_instance_id", "responsibility_id", "created_by"], missing)
     )
-    child_t, parent_t = objects.alias("c"), objects.alias("p")
+    child_t, parent_t = targets.alias("c"), targets.alias("p")
     found = (
         sa.select(sa.func.min(cir.c.id))
         .select_from(
@@ -263,7 +271,7 @@ def create_ci_responsibilities(wave: Wave, tag: LinkTag) -> None:
                 parent_t, parent_t.c.target_id == cir.c.responsibility_id
             )
         )
-        .where(child_t.c.id == links.c.child_object_id, parent_t.c.id == links.c.parent_object_id)
+        .where(child_t.c.object_id == links.c.child_object_id, parent_t.c.object_id == links.c.parent_object_id)
         .scalar_subquery()
     )
     wave.conn.execute(links.update().where(mine).values(target_id=found))
@@ -274,7 +282,8 @@ class ImportCreators(dg.ConfigurableResource):
 
     The default writes the posture catalog. Subclass and override a method to send a type elsewhere;
     a method must create what `wave.creating_objects(type)` (or `creating_links(tag)`) selects,
-    idempotently, and set its `target_id`; statuses follow from the wave (nothing to mark).
+    idempotently, and record the created ids (`record_target_ids` for objects, a link's `target_id`);
+    statuses follow from the wave (nothing to mark).
     """
 
     created_by_prefix: str = Field(

@@ -33,7 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipelines.core.database import Database, IdType, insert_skipping_conflicts
+from pipelines.core.database import Database, IdType, analyze, insert_skipping_conflicts
 from pipelines.core.object_store import ObjectStore
 from pipelines.import_batches.batch_files import (
     LinkValidator,
@@ -50,6 +50,7 @@ from pipelines.import_batches.tables import ITEM_STATUSES
 from pipelines.import_batches.tables import import_batches as batches
 from pipelines.import_batches.tables import import_link_statuses as link_statuses
 from pipelines.import_batches.tables import import_object_statuses as object_statuses
+from pipelines.import_batches.tables import import_object_targets as targets
 from pipelines.import_batches.tables import import_pending_links as links
 from pipelines.import_batches.tables import import_pending_objects as objects
 
@@ -132,7 +133,8 @@ def load_batch(database: Database, store: ObjectStore, batch_id: str, registry: 
                 counts["objects"] = database.bulk_insert(
                     conn, objects, rows, columns=[*validator.columns, "batch_id", "level"]
                 )
-            analyze(conn, objects)  # the repeats' and the links' ends' joins below are planned on them
+            # The repeats' and the links' ends' joins below are planned on these (loops, without them).
+            analyze(conn, {objects: ("batch_id", "pending_object_id", "object_type", "natural_key")})
             _check_object_repeats(database, conn, pk, file_name(keys["objects"]), validator)
             problems.next_file()
             if "links" in keys:
@@ -249,7 +251,7 @@ def process_pending_links(conn: Connection, batch: _Batch, creators: ImportCreat
     with errors the caller marks the batch and everything in it `error`.
     """
     registry = creators.registry
-    analyze(conn, objects, links)
+    analyze(conn, _PLANNED)
     mine_links = links.c.batch_id == batch.pk
     errors: list[str] = []
     # The ends were looked up when the links were loaded: NULL names no object of the batch.
@@ -275,24 +277,9 @@ def process_pending_links(conn: Connection, batch: _Batch, creators: ImportCreat
 # The columns the set-based statements filter and join on: statistics of the others (the JSON
 # fields, the names) would cost most of the sampling and guide no plan.
 _PLANNED = {
-    "import_pending_objects": ("batch_id", "pending_object_id", "object_type", "existed", "level"),
-    "import_pending_links": (
-        "batch_id", "link_type", "link_tag", "separate_dependent_link_create", "child_object_id", "parent_object_id"
-    ),
+    objects: ("batch_id", "pending_object_id", "object_type", "existed", "level"),
+    links: ("batch_id", "link_type", "link_tag", "separate_dependent_link_create", "child_object_id", "parent_object_id"),
 }
-
-
-def analyze(conn: Connection, *tables: sa.Table) -> None:
-    """Fresh statistics after a bulk load, so PostgreSQL plans the set-based statements as joins
-    (without them it assumes small tables and loops). SQLite plans well enough without."""
-    if conn.dialect.name == "postgresql":
-        preparer = conn.dialect.identifier_preparer
-        named = []
-        for table in tables:
-            columns = _PLANNED.get(table.name)
-            listed = f" ({', '.join(preparer.quote(c) for c in columns)})" if columns else ""
-            named.append(preparer.format_table(table) + listed)
-        conn.exec_driver_sql("ANALYZE " + ", ".join(named))
 
 
 def _check_link_kinds(conn: Connection, batch: _Batch, registry: Registry) -> list[str]:
@@ -423,7 +410,7 @@ def _levels(conn: Connection, batch: _Batch) -> list[str]:
     )
     _leveling.create(conn)
     conn.execute(_leveling.insert().from_select(["object_id"], children))
-    analyze(conn, _leveling)
+    analyze(conn, {_leveling: ()})
     parent = _leveling.alias("parent")
     level = 1
     while True:
@@ -480,15 +467,15 @@ def _level_links_created_apart(conn: Connection, batch: _Batch) -> None:
     """A link created apart (Independent, or Dependent created separately) gets the level of its later
     end: it is created in that end's wave, once both are complete."""
     child, parent = objects.alias("child"), objects.alias("parent")
-    child_level = sa.select(child.c.level).where(child.c.id == links.c.child_object_id).scalar_subquery()
-    parent_level = sa.select(parent.c.level).where(parent.c.id == links.c.parent_object_id).scalar_subquery()
     conn.execute(
         links.update()
         .where(
             links.c.batch_id == batch.pk,
             sa.or_(links.c.link_type == "Independent", links.c.separate_dependent_link_create.is_(True)),
+            child.c.id == links.c.child_object_id,
+            parent.c.id == links.c.parent_object_id,
         )
-        .values(level=sa.case((child_level >= parent_level, child_level), else_=parent_level))
+        .values(level=sa.case((child.c.level >= parent.c.level, child.c.level), else_=parent.c.level))
     )
 
 
@@ -532,8 +519,9 @@ def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
         sa.select(objects.c.object_type).where(this_wave, objects.c.existed.is_(False)).distinct()
     ).all():
         creators.create_objects(wave, object_type)
+    recorded = sa.select(targets.c.object_id).where(targets.c.object_id == objects.c.id).exists()
     uncreated = conn.execute(
-        sa.select(objects.c.line, objects.c.pending_object_id).where(this_wave, objects.c.target_id.is_(None)).limit(5)
+        sa.select(objects.c.line, objects.c.pending_object_id).where(this_wave, ~recorded).limit(5)
     ).all()
     if uncreated:
         named = ", ".join(f"{pid!r} (objects line {line})" for line, pid in uncreated)

@@ -65,8 +65,8 @@ import_pending_objects = sa.Table(
     # Unique in a batch, checked by a query after the COPY (which names both lines) in the load's
     # transaction: a unique key would stop the COPY itself, naming neither (migration import_batches_0005).
     sa.Index(None, "batch_id", "pending_object_id"),
-    # A wave selects its objects by level (set once, in stage 1).
-    sa.Index(None, "batch_id", "level"),
+    # A wave selects its objects by level (set once, in stage 1), type by type.
+    sa.Index(None, "batch_id", "level", "object_type"),
     sa.CheckConstraint(_in("status", ITEM_STATUSES), name="status"),
 )
 

@@ -10,6 +10,7 @@ from pipelines.import_batches.processing import batch_state, load_batch, process
 from pipelines.import_batches.tables import (
     import_awaiting_steps,
     import_batches,
+    import_object_targets,
     import_pending_links,
     import_pending_objects,
 )
@@ -124,9 +125,9 @@ def test_an_object_that_already_exists_is_complete_at_once_with_its_id(database,
     assert rows(database, sa.select(services.c.id, services.c.name)) == [(existing_id, "payments")]
     assert rows(
         database,
-        sa.select(import_pending_objects.c.existed, import_pending_objects.c.target_id).where(
-            import_pending_objects.c.pending_object_id == "svc"
-        ),
+        sa.select(import_pending_objects.c.existed, import_object_targets.c.target_id)
+        .select_from(import_pending_objects.join(import_object_targets, import_object_targets.c.object_id == import_pending_objects.c.id))
+        .where(import_pending_objects.c.pending_object_id == "svc"),
     ) == [(True, existing_id)]
     assert rows(database, sa.select(cis.c.service_id)) == [(existing_id,)]
 

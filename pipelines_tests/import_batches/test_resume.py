@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from pipelines.import_batches.processing import process_batch
 from pipelines.import_batches.sample import CatalogBatch
-from pipelines.import_batches.tables import import_batches, import_pending_objects
+from pipelines.import_batches.tables import import_batches, import_object_targets, import_pending_objects
 from pipelines.posture import tables as catalog
 
 from .conftest import rows
@@ -71,7 +71,8 @@ def test_a_run_killed_half_way_is_resumed_without_creating_anything_twice(pg_dat
     assert counts == [(400 - batch.instances - 3 * batch.roots,) * 2, (batch.instances,) * 2, (batch.independent_links,) * 2]
     after = dict(rows(pg_database, sa.select(catalog.component_instances.c.name, catalog.component_instances.c.id)))
     assert {name: after[name] for name in created_before} == created_before
-    without_id = sa.select(sa.func.count()).where(import_pending_objects.c.target_id.is_(None))
+    recorded = sa.select(import_object_targets.c.object_id).where(import_object_targets.c.object_id == import_pending_objects.c.id)
+    without_id = sa.select(sa.func.count()).where(~recorded.exists())
     assert rows(pg_database, without_id) == [(0,)]
 
 

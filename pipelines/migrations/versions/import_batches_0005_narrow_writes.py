@@ -8,6 +8,8 @@
   is found by a query after the COPY, which names both lines (the unique key stopped the COPY itself,
   naming nothing), and the load's transaction rolls back; so the load no longer keeps every id it saw in
   memory.
+- The objects' index by level takes their type too: a wave creates its objects type by type, and the
+  roots' level holds most of a batch (a scan of the whole batch per type, twice: the INSERT and the ids).
 
 Revision ID: import_batches_0005
 Revises: import_batches_0004
@@ -33,6 +35,7 @@ OBJECTS = "import_pending_objects"
 UNIQUE = "uq_import_pending_objects_batch_id_pending_object_id"
 BY_PENDING_ID = "ix_import_pending_objects_batch_id_pending_object_id"
 BY_LEVEL = "ix_import_pending_objects_batch_id_level"
+BY_LEVEL_AND_TYPE = "ix_import_pending_objects_batch_id_level_object_type"
 
 
 def _pending_objects(narrow: bool) -> sa.Table:
@@ -83,17 +86,19 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.drop_constraint(UNIQUE, OBJECTS, type_="unique")
         op.drop_column(OBJECTS, "target_id")
+        op.drop_index(BY_LEVEL, table_name=OBJECTS)
     else:
         with _views_set_aside():
             with op.batch_alter_table(OBJECTS, copy_from=_pending_objects(narrow=False), recreate="always") as table:
                 table.drop_constraint(UNIQUE, type_="unique")
                 table.drop_column("target_id")
-            op.create_index(BY_LEVEL, OBJECTS, ["batch_id", "level"])
+    op.create_index(BY_LEVEL_AND_TYPE, OBJECTS, ["batch_id", "level", "object_type"])
     op.create_index(BY_PENDING_ID, OBJECTS, ["batch_id", "pending_object_id"])
 
 
 def downgrade() -> None:
     op.drop_index(BY_PENDING_ID, table_name=OBJECTS)
+    op.drop_index(BY_LEVEL_AND_TYPE, table_name=OBJECTS)
     if op.get_bind().dialect.name == "postgresql":
         op.add_column(OBJECTS, sa.Column("target_id", IdType, nullable=True))
         op.create_unique_constraint(UNIQUE, OBJECTS, ["batch_id", "pending_object_id"])
@@ -102,7 +107,7 @@ def downgrade() -> None:
             with op.batch_alter_table(OBJECTS, copy_from=_pending_objects(narrow=True), recreate="always") as table:
                 table.add_column(sa.Column("target_id", IdType, nullable=True))
                 table.create_unique_constraint(UNIQUE, ["batch_id", "pending_object_id"])
-            op.create_index(BY_LEVEL, OBJECTS, ["batch_id", "level"])
+    op.create_index(BY_LEVEL, OBJECTS, ["batch_id", "level"])
     op.execute(
         f"UPDATE {OBJECTS} SET target_id = (SELECT t.target_id FROM import_object_targets t "
         f"WHERE t.object_id = {OBJECTS}.id)"
