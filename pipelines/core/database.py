@@ -388,6 +388,19 @@ def analyze(conn: Connection, tables: Mapping[sa.Table, Sequence[str]], *, stati
     conn.exec_driver_sql("RESET default_statistics_target")
 
 
+@contextmanager
+def work_mem(conn: Connection, mib: int) -> Iterator[None]:
+    """PostgreSQL: the statements of the block may use `mib` MiB per sort or hash (`SET LOCAL work_mem`,
+    reset after the block), for a large join that would otherwise spill to disk in batches. SQLite has
+    no such setting: nothing."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    conn.exec_driver_sql(f"SET LOCAL work_mem = '{int(mib)}MB'")
+    yield
+    conn.exec_driver_sql("RESET work_mem")  # not after a failure: the transaction's rollback undoes the SET
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

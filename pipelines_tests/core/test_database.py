@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from pipelines.core.database import Database, JSONType, TZDateTime, copy_in_csv
+from pipelines.core.database import Database, JSONType, TZDateTime, copy_in_csv, work_mem
 from pipelines.core.rfc4180 import CsvFormatError
 from pipelines.schema import metadata
 from pipelines.core.errors import ConfigurationError
@@ -204,3 +204,16 @@ def test_copy_in_csv_refuses_a_bad_file_in_one_line_and_writes_nothing(pg_databa
             copy_in_csv(conn, SAMPLE, columns, _csv(*lines), conversions)
     with pg_database.begin() as conn:
         assert conn.scalar(sa.select(sa.func.count()).select_from(SAMPLE)) == 0
+
+
+def test_work_mem_is_raised_for_the_block_only_and_is_nothing_on_sqlite(database):
+    with database.begin() as conn:
+        shown = lambda: conn.exec_driver_sql("SHOW work_mem").scalar()  # noqa: E731
+        if not database.is_postgres:
+            with work_mem(conn, 64):
+                assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+            return
+        before = shown()
+        with work_mem(conn, 64):
+            assert shown() == "64MB"
+        assert shown() == before
