@@ -389,16 +389,20 @@ def analyze(conn: Connection, tables: Mapping[sa.Table, Sequence[str]], *, stati
 
 
 @contextmanager
-def work_mem(conn: Connection, mib: int) -> Iterator[None]:
-    """PostgreSQL: the statements of the block may use `mib` MiB per sort or hash (`SET LOCAL work_mem`,
-    reset after the block), for a large join that would otherwise spill to disk in batches. SQLite has
-    no such setting: nothing."""
+def local_settings(conn: Connection, **settings: str) -> Iterator[None]:
+    """PostgreSQL: the statements of the block run with these settings (`set_config(..., is_local)`,
+    put back after the block; a failure's rollback undoes them anyway). For example `work_mem="64MB"`
+    for a large join that would otherwise spill to disk in batches, or `jit="off"` for a statement whose
+    estimate (not its work) passes `jit_above_cost`. SQLite has no such settings: nothing."""
     if conn.dialect.name != "postgresql":
         yield
         return
-    conn.exec_driver_sql(f"SET LOCAL work_mem = '{int(mib)}MB'")
+    before = {name: conn.scalar(sa.select(sa.func.current_setting(name))) for name in settings}
+    for name, value in settings.items():
+        conn.execute(sa.select(sa.func.set_config(name, value, True)))
     yield
-    conn.exec_driver_sql("RESET work_mem")  # not after a failure: the transaction's rollback undoes the SET
+    for name, value in before.items():
+        conn.execute(sa.select(sa.func.set_config(name, value, True)))
 
 
 def _first_line(exc: BaseException) -> str:

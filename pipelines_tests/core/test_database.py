@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from pipelines.core.database import Database, JSONType, TZDateTime, copy_in_csv, work_mem
+from pipelines.core.database import Database, JSONType, TZDateTime, copy_in_csv, local_settings
 from pipelines.core.rfc4180 import CsvFormatError
 from pipelines.schema import metadata
 from pipelines.core.errors import ConfigurationError
@@ -206,14 +206,15 @@ def test_copy_in_csv_refuses_a_bad_file_in_one_line_and_writes_nothing(pg_databa
         assert conn.scalar(sa.select(sa.func.count()).select_from(SAMPLE)) == 0
 
 
-def test_work_mem_is_raised_for_the_block_only_and_is_nothing_on_sqlite(database):
+def test_local_settings_hold_for_the_block_only_and_are_nothing_on_sqlite(database):
     with database.begin() as conn:
-        shown = lambda: conn.exec_driver_sql("SHOW work_mem").scalar()  # noqa: E731
+        shown = lambda name: conn.exec_driver_sql(f"SHOW {name}").scalar()  # noqa: E731
         if not database.is_postgres:
-            with work_mem(conn, 64):
+            with local_settings(conn, work_mem="64MB"):
                 assert conn.execute(sa.text("SELECT 1")).scalar() == 1
             return
-        before = shown()
-        with work_mem(conn, 64):
-            assert shown() == "64MB"
-        assert shown() == before
+        before = (shown("work_mem"), shown("jit"))
+        assert before[0] != "64MB"
+        with local_settings(conn, work_mem="64MB", jit="off"):
+            assert (shown("work_mem"), shown("jit")) == ("64MB", "off")
+        assert (shown("work_mem"), shown("jit")) == before

@@ -13,6 +13,9 @@ repeated pendingObjectIds found in SQL
   is found by a query after the COPY, which names both lines (the unique key stopped the COPY itself,
   naming nothing), and the load's transaction rolls back; so the load no longer keeps every id it saw in
   memory.
+- A link's status reads its ends' statuses only while its batch is processing (scalar subqueries in
+  the CASE, evaluated only when reached): counting the links of a finished batch joins nothing (it
+  joined every link to both ends' statuses).
 - The objects' index by level takes their type too: a wave creates its objects type by type, and the
   roots' level holds most of a batch (a scan of the whole batch per type, twice: the INSERT and the ids).
 
@@ -42,6 +45,43 @@ BY_PENDING_ID = "ix_import_pending_objects_batch_id_pending_object_id"
 BY_LEVEL = "ix_import_pending_objects_batch_id_level"
 BY_LEVEL_AND_TYPE = "ix_import_pending_objects_batch_id_level_object_type"
 STATUS = "status IN ('pending', 'awaiting', 'creating', 'complete', 'error')"
+
+
+FINAL_OR_PENDING = "b.status IN ('pending', 'error', 'complete')"
+
+
+def _link_statuses_view(ends: str) -> str:
+    """`import_link_statuses` with its ends' statuses read as `ends` says: "joined" (0004) or "lazy"."""
+    if ends == "lazy":
+        child, parent = (
+            f"(SELECT s.status FROM import_object_statuses s WHERE s.object_id = l.{end}_object_id)"
+            for end in ("child", "parent")
+        )
+        joins = ""
+    else:
+        child, parent = "c.status", "p.status"
+        joins = """
+  LEFT JOIN import_object_statuses c ON c.object_id = l.child_object_id
+  LEFT JOIN import_object_statuses p ON p.object_id = l.parent_object_id"""
+    return f"""
+CREATE OR REPLACE VIEW import_link_statuses AS
+SELECT l.id AS link_id, l.batch_id,
+       COALESCE(l.status, CASE WHEN {FINAL_OR_PENDING} THEN b.status
+                               WHEN {child} = 'complete'
+                                    AND ((l.link_type = 'Dependent' AND NOT l.separate_dependent_link_create)
+                                         OR {parent} = 'complete') THEN 'complete'
+                               ELSE 'awaiting' END) AS status
+  FROM import_pending_links l JOIN import_batches b ON b.id = l.batch_id{joins}
+"""
+
+
+def _replace_link_statuses(ends: str) -> None:
+    """PostgreSQL replaces the view in place (the awaiting steps read it); SQLite drops and creates it."""
+    view = _link_statuses_view(ends)
+    if op.get_bind().dialect.name != "postgresql":
+        op.execute("DROP VIEW import_link_statuses")
+        view = view.replace("CREATE OR REPLACE VIEW", "CREATE VIEW", 1)
+    op.execute(view)
 
 
 def _foreign_key(table: str) -> str:
@@ -158,9 +198,11 @@ def upgrade() -> None:
         _sqlite_rebuild(new=True)
     op.create_index(BY_LEVEL_AND_TYPE, OBJECTS, ["batch_id", "level", "object_type"])
     op.create_index(BY_PENDING_ID, OBJECTS, ["batch_id", "pending_object_id"])
+    _replace_link_statuses("lazy")
 
 
 def downgrade() -> None:
+    _replace_link_statuses("joined")
     op.drop_index(BY_PENDING_ID, table_name=OBJECTS)
     op.drop_index(BY_LEVEL_AND_TYPE, table_name=OBJECTS)
     if op.get_bind().dialect.name == "postgresql":
