@@ -193,8 +193,8 @@ def _check_object_repeats(
 
 
 # The links are copied into a temporary table first (no index, not WAL-logged): their repeats are found
-# there, and they reach `import_pending_links` (whose unique key would stop the COPY naming no line) by
-# one INSERT ... SELECT that joins their ends on the batch's objects.
+# there, and they reach `import_pending_links` by one INSERT ... SELECT that gives them the ids of their
+# ends (a join on the batch's objects), written once instead of a COPY and then an UPDATE of every link.
 _staged_links = sa.Table(
     "import_staged_links",
     sa.MetaData(),

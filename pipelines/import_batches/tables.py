@@ -66,9 +66,9 @@ import_pending_objects = sa.Table(
     sa.Column("status", sa.String(10), nullable=True),  # stored: `error`, or `complete` if it existed
     sa.Column("existed", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("level", sa.Integer, nullable=True),  # 0 when loaded; set in stage 1 for objects with parents
-    # Unique in a batch, checked by a query after the COPY (which names both lines) in the load's
-    # transaction: a unique key would stop the COPY itself, naming neither (migration import_batches_0005).
-    sa.Index(None, "batch_id", "pending_object_id"),
+    # `pending_object_id` is unique in a batch, and a link's `pending_link_id` too: checked by a query
+    # after the COPY (which names both lines) in the load's transaction. A unique key would stop the COPY
+    # itself, naming neither, and nothing looks a row up by its pending id (migration import_batches_0005).
     # A wave selects its objects by level (set once, in stage 1), type by type.
     sa.Index(None, "batch_id", "level", "object_type"),
     sa.CheckConstraint(_in("status", ITEM_STATUSES), name="status"),
@@ -106,7 +106,6 @@ import_pending_links = sa.Table(
     # Of a link a wave creates (Independent, or created separately): its later end's level, set in
     # stage 1; wave n creates the links of level n - 1.
     sa.Column("level", sa.Integer, nullable=True),
-    sa.UniqueConstraint("batch_id", "pending_link_id"),
     sa.Index(
         None,
         "batch_id",

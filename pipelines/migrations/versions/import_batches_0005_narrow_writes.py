@@ -9,10 +9,12 @@ repeated pendingObjectIds found in SQL
   by their batch's load, in the transaction that claimed the batch's row, and batches are never
   deleted, so it guarded nothing; it cost a trigger and a lock of the batch's row per pending row
   (0.5 s of a 1.8 s load at 100k objects).
-- The unique key on `(batch_id, pending_object_id)` becomes a plain index: a repeated pendingObjectId
-  is found by a query after the COPY, which names both lines (the unique key stopped the COPY itself,
-  naming nothing), and the load's transaction rolls back; so the load no longer keeps every id it saw in
-  memory.
+- The unique keys on `(batch_id, pending_object_id)` and `(batch_id, pending_link_id)` go: a repeated
+  pendingObjectId or pendingLinkId is found by a query after the COPY, which names both lines (a unique
+  key stopped the COPY itself, naming nothing), and the load's transaction rolls back; so the load no
+  longer keeps every id it saw in memory. No statement looks a pending row up by its pending id (the
+  links' ends are found by a hash join of the whole batch), so no index replaces them: each cost an
+  index entry per row, 0.15 s of a 3.3 s import at 100k objects.
 - A link's status reads its ends' statuses only while its batch is processing (scalar subqueries in
   the CASE, evaluated only when reached): counting the links of a finished batch joins nothing (it
   joined every link to both ends' statuses).
@@ -41,7 +43,7 @@ depends_on = None
 
 OBJECTS, LINKS = "import_pending_objects", "import_pending_links"
 UNIQUE = "uq_import_pending_objects_batch_id_pending_object_id"
-BY_PENDING_ID = "ix_import_pending_objects_batch_id_pending_object_id"
+LINKS_UNIQUE = "uq_import_pending_links_batch_id_pending_link_id"
 BY_LEVEL = "ix_import_pending_objects_batch_id_level"
 BY_LEVEL_AND_TYPE = "ix_import_pending_objects_batch_id_level_object_type"
 STATUS = "status IN ('pending', 'awaiting', 'creating', 'complete', 'error')"
@@ -131,7 +133,7 @@ def _pending_tables(new: bool) -> tuple[sa.Table, sa.Table]:
         sa.Column("parent_object_id", IdType, nullable=True),
         sa.Column("target_id", IdType, nullable=True),
         sa.Column("level", sa.Integer, nullable=True),
-        sa.UniqueConstraint("batch_id", "pending_link_id"),
+        *(() if new else (sa.UniqueConstraint("batch_id", "pending_link_id"),)),
         sa.CheckConstraint(STATUS, name="status"),
         sa.CheckConstraint("link_type IN ('Dependent', 'Independent')", name="link_type"),
     )
@@ -165,6 +167,10 @@ def _sqlite_rebuild(new: bool) -> None:
                 table.create_unique_constraint(UNIQUE, ["batch_id", "pending_object_id"])
         with op.batch_alter_table(LINKS, copy_from=pending_links, recreate="always") as table:
             _sqlite_foreign_key(table, LINKS, new)
+            if new:
+                table.drop_constraint(LINKS_UNIQUE, type_="unique")
+            else:
+                table.create_unique_constraint(LINKS_UNIQUE, ["batch_id", "pending_link_id"])
     for column in ("child_object_id", "parent_object_id"):
         op.create_index(f"ix_{LINKS}_{column}", LINKS, [column])
     where = {f"{d}_where": sa.text("level IS NOT NULL") for d in ("postgresql", "sqlite")}
@@ -192,22 +198,22 @@ def upgrade() -> None:
         for table in (OBJECTS, LINKS):
             op.drop_constraint(_foreign_key(table), table, type_="foreignkey")
         op.drop_constraint(UNIQUE, OBJECTS, type_="unique")
+        op.drop_constraint(LINKS_UNIQUE, LINKS, type_="unique")
         op.drop_column(OBJECTS, "target_id")
         op.drop_index(BY_LEVEL, table_name=OBJECTS)
     else:
         _sqlite_rebuild(new=True)
     op.create_index(BY_LEVEL_AND_TYPE, OBJECTS, ["batch_id", "level", "object_type"])
-    op.create_index(BY_PENDING_ID, OBJECTS, ["batch_id", "pending_object_id"])
     _replace_link_statuses("lazy")
 
 
 def downgrade() -> None:
     _replace_link_statuses("joined")
-    op.drop_index(BY_PENDING_ID, table_name=OBJECTS)
     op.drop_index(BY_LEVEL_AND_TYPE, table_name=OBJECTS)
     if op.get_bind().dialect.name == "postgresql":
         op.add_column(OBJECTS, sa.Column("target_id", IdType, nullable=True))
         op.create_unique_constraint(UNIQUE, OBJECTS, ["batch_id", "pending_object_id"])
+        op.create_unique_constraint(LINKS_UNIQUE, LINKS, ["batch_id", "pending_link_id"])
         for table in (OBJECTS, LINKS):
             op.create_foreign_key(_foreign_key(table), table, "import_batches", ["batch_id"], ["id"])
     else:
