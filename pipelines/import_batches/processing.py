@@ -391,12 +391,14 @@ def _check_parents(conn: Connection, batch: _Batch, registry: Registry) -> list[
 
 
 # Levels are worked out on a narrow temporary table of the objects that have a Dependent parent (not
-# WAL-logged, two columns), then written to the pending objects in one UPDATE.
+# WAL-logged), then written to the pending objects in one UPDATE. `waiting`: how many of the object's
+# Dependent links have a parent that is itself in the table (not yet leveled).
 _leveling = sa.Table(
     "import_leveling",
     sa.MetaData(),
     sa.Column("object_id", IdType, primary_key=True),
     sa.Column("level", sa.Integer, nullable=True),
+    sa.Column("waiting", sa.Integer, nullable=False),
     prefixes=["TEMPORARY"],
 )
 
@@ -404,44 +406,48 @@ _leveling = sa.Table(
 def _levels(conn: Connection, batch: _Batch) -> list[str]:
     """Level of each object: 0 without Dependent parent, else one more than its highest parent's.
 
-    Objects left without a level wait, directly or not, on themselves: a cycle, reported as an error
-    before anything is created (the waves would otherwise stop with objects still awaiting).
+    Level by level, as Kahn's topological sort: an object is at level 1 when none of its parents has
+    a parent itself; the children of the objects given level n - 1 count those links off their
+    `waiting`, and those left waiting for none are at level n. Each pass touches only the children of
+    the level just set, through the parents' index. Objects left without a level wait, directly or
+    not, on themselves: a cycle, reported as an error before anything is created (the waves would
+    otherwise stop with objects still awaiting).
     """
-    children = (
-        sa.select(links.c.child_object_id)
-        .where(links.c.batch_id == batch.pk, links.c.link_type == "Dependent", links.c.child_object_id.is_not(None))
-        .distinct()
+    dependent = sa.and_(
+        links.c.batch_id == batch.pk, links.c.link_type == "Dependent", links.c.child_object_id.is_not(None)
+    )
+    children = sa.select(links.c.child_object_id.label("object_id")).where(dependent).distinct().subquery("children")
+    waiting = (
+        sa.select(links.c.child_object_id, sa.func.count(children.c.object_id))
+        .select_from(links.outerjoin(children, children.c.object_id == links.c.parent_object_id))
+        .where(dependent)
+        .group_by(links.c.child_object_id)
     )
     _leveling.create(conn)
-    conn.execute(_leveling.insert().from_select(["object_id"], children))
+    conn.execute(_leveling.insert().from_select(["object_id", "waiting"], waiting))
     analyze(conn, {_leveling: ()})
+    conn.execute(_leveling.update().where(_leveling.c.waiting == 0).values(level=1))
     parent = _leveling.alias("parent")
     level = 1
-    while True:
-        # A parent leveled by this same statement holds its child back too (SQLite's UPDATE sees the
-        # rows it has already changed; PostgreSQL's does not).
-        held_back = (
-            sa.select(links.c.id)
+    while conn.scalar(sa.select(_leveling.c.object_id).where(_leveling.c.level == level).limit(1)) is not None:
+        # The links from the parents just leveled (none of them is updated here: a child of level
+        # n - 1 objects is not at n - 1 itself), counted per child.
+        released = (
+            sa.select(links.c.child_object_id.label("object_id"), sa.func.count().label("links"))
             .select_from(links.join(parent, parent.c.object_id == links.c.parent_object_id))
-            .where(
-                links.c.child_object_id == _leveling.c.object_id,
-                links.c.link_type == "Dependent",
-                sa.or_(parent.c.level.is_(None), parent.c.level == level),
-            )
-            .exists()
+            .where(parent.c.level == level, links.c.link_type == "Dependent")
+            .group_by(links.c.child_object_id)
+            .subquery("released")
         )
-        where = [_leveling.c.level.is_(None), ~held_back]
-        if level > 1:
-            # Level n has a parent of level n - 1: only the children of the level just set can be next.
-            below = (
-                sa.select(links.c.child_object_id)
-                .select_from(links.join(parent, parent.c.object_id == links.c.parent_object_id))
-                .where(parent.c.level == level - 1, links.c.link_type == "Dependent")
-            )
-            where.append(_leveling.c.object_id.in_(below))
-        if not conn.execute(_leveling.update().where(*where).values(level=level)).rowcount:
-            break
         level += 1
+        conn.execute(
+            _leveling.update()
+            .where(_leveling.c.object_id == released.c.object_id)
+            .values(
+                waiting=_leveling.c.waiting - released.c.links,
+                level=sa.case((_leveling.c.waiting == released.c.links, level)),
+            )
+        )
     stuck = conn.execute(
         sa.select(objects.c.line, objects.c.pending_object_id)
         .select_from(objects.join(_leveling, _leveling.c.object_id == objects.c.id))
