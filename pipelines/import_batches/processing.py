@@ -352,29 +352,7 @@ def _check_parents(conn: Connection, batch: _Batch, registry: Registry) -> list[
         "existing object needs separateDependentLinkCreate true"
         for line, child_id, object_type in dependent_on_existing
     ]
-    for tag in registry.link_tags.values():
-        if not tag.required:
-            continue
-        has_link = (
-            sa.select(links.c.id)
-            .where(links.c.child_object_id == objects.c.id, links.c.link_tag == tag.name)
-            .exists()
-        )
-        lacking = conn.execute(
-            sa.select(objects.c.line, objects.c.pending_object_id)
-            .where(
-                objects.c.batch_id == batch.pk,
-                objects.c.object_type == tag.child_type,
-                objects.c.existed.is_(False),
-                ~has_link,
-            )
-            .order_by(objects.c.line)
-            .limit(1000)
-        )
-        errors += [
-            f"objects line {line}: {tag.child_type} {pending_id!r} has no {tag.name!r} link (required to create it)"
-            for line, pending_id in lacking
-        ]
+    errors += _lacking_required_links(conn, batch, registry)
     repeated = conn.execute(
         sa.select(sa.func.min(links.c.line), links.c.object_id, links.c.link_tag, sa.func.count())
         .where(links.c.batch_id == batch.pk, links.c.link_tag.in_(registry.column_tags))
@@ -388,6 +366,45 @@ def _check_parents(conn: Connection, batch: _Batch, registry: Registry) -> list[
         for line, child_id, tag, count in repeated
     ]
     return errors
+
+
+def _lacking_required_links(conn: Connection, batch: _Batch, registry: Registry) -> list[str]:
+    """New objects without a link of a tag their type requires, up to 1000 per tag: one pass over the
+    links for every tag (a query per tag read them once each)."""
+    required = [tag for tag in registry.link_tags.values() if tag.required]
+    if not required:
+        return []
+    tags = sa.union_all(
+        *(
+            sa.select(sa.literal(n).label("n"), sa.literal(t.name).label("tag"), sa.literal(t.child_type).label("child_type"))
+            for n, t in enumerate(required)
+        )
+    ).subquery("required")
+    has_link = (
+        sa.select(links.c.id).where(links.c.child_object_id == objects.c.id, links.c.link_tag == tags.c.tag).exists()
+    )
+    lacking = (
+        sa.select(
+            tags.c.n,
+            tags.c.tag,
+            objects.c.object_type,
+            objects.c.line,
+            objects.c.pending_object_id,
+            sa.func.row_number().over(partition_by=tags.c.n, order_by=objects.c.line).label("k"),
+        )
+        .select_from(objects.join(tags, objects.c.object_type == tags.c.child_type))
+        .where(objects.c.batch_id == batch.pk, objects.c.existed.is_(False), ~has_link)
+        .subquery("lacking")
+    )
+    listed = conn.execute(
+        sa.select(lacking.c.tag, lacking.c.object_type, lacking.c.line, lacking.c.pending_object_id)
+        .where(lacking.c.k <= 1000)
+        .order_by(lacking.c.n, lacking.c.line)
+    )
+    return [
+        f"objects line {line}: {object_type} {pending_id!r} has no {tag!r} link (required to create it)"
+        for tag, object_type, line, pending_id in listed
+    ]
 
 
 # Levels are worked out on a narrow temporary table of the objects that have a Dependent parent (not

@@ -293,6 +293,27 @@ def _two_cis_with(*extra_links: dict) -> tuple[list, list]:
             id="unknown-link-tag",
         ),
         pytest.param(
+            (
+                [
+                    *catalog_roots(),
+                    obj("a", "component_instance", name="ci-a"),
+                    obj("b", "component_instance", name="ci-b"),
+                    obj("c", "component_instance", name="ci-c"),
+                ],
+                [link("b-svc", "ci_service", "b", "svc"), link("b-cmp", "ci_component", "b", "cmp"),
+                 link("c-bnd", "ci_boundary", "c", "bnd")],
+            ),
+            [
+                "objects line 4: component_instance 'a' has no 'ci_service' link (required to create it)",
+                "objects line 6: component_instance 'c' has no 'ci_service' link (required to create it)",
+                "objects line 4: component_instance 'a' has no 'ci_component' link (required to create it)",
+                "objects line 6: component_instance 'c' has no 'ci_component' link (required to create it)",
+                "objects line 4: component_instance 'a' has no 'ci_boundary' link (required to create it)",
+                "objects line 5: component_instance 'b' has no 'ci_boundary' link (required to create it)",
+            ],
+            id="required-links-missing-listed-tag-by-tag",
+        ),
+        pytest.param(
             _two_cis_with(link("a-b", "ci_parent", "a", "b"), link("b-a", "ci_parent", "b", "a")),
             [
                 "cycle: Dependent links make these objects wait, directly or not, on themselves: "
