@@ -523,28 +523,28 @@ def lock_batch(conn: Connection, batch: _Batch) -> bool:
     return status == "processing"
 
 
-def start_wave(conn: Connection, batch: _Batch) -> int:
+def start_wave(conn: Connection, batch: _Batch) -> None:
     """Start the next wave: its objects (the next level) are `creating` once this commits; one row
-    changes, the batch's. A wave a killed run started is started again as it is. Returns how many."""
-    if not lock_batch(conn, batch):
-        return 0
-    number = batch.waves + 1
-    conn.execute(batches.update().where(batches.c.id == batch.pk).values(wave_started=number, updated_at=_now()))
-    return conn.scalar(
-        sa.select(sa.func.count()).where(objects.c.batch_id == batch.pk, objects.c.level == number - 1)
-    ) or 0
+    changes, the batch's. A wave a killed run started is started again as it is."""
+    if lock_batch(conn, batch):
+        number = batch.waves + 1
+        conn.execute(batches.update().where(batches.c.id == batch.pk).values(wave_started=number, updated_at=_now()))
 
 
-def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
+def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> tuple[bool, int]:
     """Stage 3 for the started wave: create its objects, then the links it releases; the wave is
-    complete when this commits (`waves`), and with it its objects and links. True if the batch is done."""
+    complete when this commits (`waves`), and with it its objects and links. Returns whether the batch
+    is done, and how many objects the wave held."""
     if not lock_batch(conn, batch):
-        return True
+        return True, 0
     wave = creators.wave(conn, batch.pk, batch.batch_id, batch.waves + 1)
     this_wave = wave.objects_of_wave()
-    for (object_type,) in conn.execute(
-        sa.select(objects.c.object_type).where(this_wave, objects.c.existed.is_(False)).distinct()
-    ).all():
+    held = conn.execute(
+        sa.select(objects.c.object_type, objects.c.existed, sa.func.count())
+        .where(this_wave)
+        .group_by(objects.c.object_type, objects.c.existed)
+    ).all()
+    for object_type in sorted({object_type for object_type, existed, _ in held if not existed}):
         creators.create_objects(wave, object_type)
     recorded = sa.select(targets.c.object_id).where(targets.c.object_id == objects.c.id).exists()
     uncreated = conn.execute(
@@ -566,7 +566,7 @@ def run_wave(conn: Connection, batch: _Batch, creators: ImportCreators) -> bool:
         values.update(status="complete", finished_at=now)
     conn.execute(batches.update().where(batches.c.id == batch.pk).values(values))
     batch.waves = wave.number
-    return done
+    return done, sum(count for _, _, count in held)
 
 
 def _awaits_more(conn: Connection, batch: _Batch, wave_number: int) -> bool:
@@ -613,9 +613,9 @@ def process_batch(
                 process_pending_objects(conn, batch)
     while batch.status == "processing":
         with database.begin() as conn:
-            selected = start_wave(conn, batch)
+            start_wave(conn, batch)
         with database.begin() as conn:
-            done = run_wave(conn, batch, creators)
+            done, selected = run_wave(conn, batch, creators)
         log.info("batch %s wave %d: %d objects", batch_id, batch.waves, selected)
         if on_wave is not None:
             on_wave(batch.waves, selected)
