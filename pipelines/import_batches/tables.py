@@ -98,8 +98,9 @@ import_pending_links = sa.Table(
     sa.Column("separate_dependent_link_create", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("line", sa.Integer, nullable=False),
     sa.Column("status", sa.String(10), nullable=True),  # stored: `error` only
-    # The ends: ids of the batch's own objects (never deleted), set once in stage 1 by a join on them.
-    # No foreign keys: each would cost a trigger and a row lock per link (half of stage 1's time).
+    # The ends: ids of the batch's own objects (never deleted), written with the link by the load (a join
+    # of the staged links on the batch's objects). No foreign keys: each would cost a trigger and a row
+    # lock per link.
     sa.Column("child_object_id", IdType, nullable=True, index=True),
     sa.Column("parent_object_id", IdType, nullable=True, index=True),
     sa.Column("target_id", IdType, nullable=True),
