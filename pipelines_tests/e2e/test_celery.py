@@ -49,7 +49,7 @@ from pipelines_tests.support.dagster_instance import (
 )
 
 TENANTS = ["acme", "globex", "initech", "umbrella"]
-# 8,119 posture objects: the import runs long enough with batchSize 1 to be killed mid-step.
+# 8,119 posture objects.
 CATALOG = CatalogShape(services=104, responsibilities_per_component=12)
 POSTURE_JOB = "posture_refresh_export_import"
 SCRIPT_CREATED = "lite-import-script"  # the seed's created_by of imported records
@@ -240,23 +240,39 @@ def test_a_worker_killed_mid_step_fails_its_run_with_the_reason_and_the_retry_wr
     deployment = celery_deployment.deployment
     exports_before = _export_keys(celery_deployment.store)
     batch = {"e2e/batch": uuid.uuid4().hex[:8]}
-    slow_import = {"ops": {"lite_dynamic_state_import": {"config": {"batchSize": 1}}}}
-    run_id = launch(deployment, POSTURE_JOB, batch, slow_import)
+    # The import is held mid-step, deterministically: the test locks the fulfillments against writes
+    # (reads go on), so the step's first write of them (its REPLACE_ALL delete) waits (a fixed sleep
+    # was not enough once the whole step took less than a second).
+    with celery_deployment.database.engine.connect() as blocker:
+        held = blocker.begin()
+        blocker.exec_driver_sql("LOCK TABLE component_instance_responsibility_fulfillments IN EXCLUSIVE MODE")
+        run_id = launch(deployment, POSTURE_JOB, batch)
 
-    def import_started() -> str:
-        return workers_of(deployment, run_id).get("lite_dynamic_state_import", "")
+        def import_started() -> str:
+            return workers_of(deployment, run_id).get("lite_dynamic_state_import", "")
 
-    worker = deployment.wait_for("the import step on a worker", import_started, timeout=180, every=0.5)
-    victim = celery_deployment.workers[worker.split("@")[0]]
-    time.sleep(1.0)  # well inside the import (several seconds at batchSize 1)
-    assert deployment.runs(batch)[0]["status"] == "STARTED"
-    killed_at = time.monotonic()
-    os.killpg(victim.process.pid, signal.SIGKILL)
+        def import_waits() -> bool:
+            waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            with celery_deployment.database.engine.connect() as conn:
+                return bool(conn.exec_driver_sql(waiting).scalar())
+
+        worker = deployment.wait_for("the import step on a worker", import_started, timeout=180, every=0.5)
+        victim = celery_deployment.workers[worker.split("@")[0]]
+        deployment.wait_for("the import to wait for the locked table", import_waits, timeout=60, every=0.2)
+        assert deployment.runs(batch)[0]["status"] == "STARTED"
+        killed_at = time.monotonic()
+        os.killpg(victim.process.pid, signal.SIGKILL)
+        held.rollback()  # the killed step's session gets the lock, finds its client gone and rolls back
 
     def failed() -> dict:
         return next((r for r in deployment.runs(batch) if r["runId"] == run_id and r["status"] == "FAILURE"), {})
 
-    deployment.wait_for("the run of the killed worker to fail", failed, timeout=120, every=0.5)
+    try:
+        deployment.wait_for("the run of the killed worker to fail", failed, timeout=120, every=0.5)
+    except BaseException:
+        print("runs:", json.dumps(deployment.runs(batch), indent=1)[:3000])
+        print("events:", "\n".join((e.get("message") or e["__typename"])[:300] for e in events(deployment, run_id)[-25:]))
+        raise
     assert time.monotonic() - killed_at < 120
     messages = [e.get("message") or "" for e in events(deployment, run_id)]
     assert any("was lost" in m for m in messages), "no event says why:\n" + "\n".join(messages[-15:])

@@ -1,4 +1,5 @@
 import datetime as dt
+import time
 import uuid
 
 import pytest
@@ -102,6 +103,7 @@ def test_the_warn_check_names_failed_and_stuck_backup_jobs_and_passes_otherwise(
     ]
 
     monkeypatch.setenv("PIPELINES_ARCHIVE_STALE_SECONDS", "0.001")
+    time.sleep(0.01)  # the pending job is older than that (on a fast machine the test can take less)
     assert check().description == f"acme: failed {failed.job_id}; globex: pending {pending.job_id}"
 
     redone = jobs.schedule_backup(database, "acme")
