@@ -383,9 +383,8 @@ def analyze(conn: Connection, tables: Mapping[sa.Table, Sequence[str]], *, stati
     for table, columns in tables.items():
         listed = f" ({', '.join(preparer.quote(c) for c in columns)})" if columns else ""
         named.append(preparer.format_table(table) + listed)
-    conn.exec_driver_sql(f"SET LOCAL default_statistics_target = {int(statistics_target)}")
-    conn.exec_driver_sql("ANALYZE " + ", ".join(named))
-    conn.exec_driver_sql("RESET default_statistics_target")
+    with local_settings(conn, default_statistics_target=str(int(statistics_target))):
+        conn.exec_driver_sql("ANALYZE " + ", ".join(named))
 
 
 @contextmanager
